@@ -1,0 +1,3 @@
+//! Data: chunks (tile handles), their replicas per memory space, and coherence.
+
+pub(crate) mod chunk;

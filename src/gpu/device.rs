@@ -1,0 +1,285 @@
+//! Adapter discovery, device opening (virtual devices included), and the per-device worker pair.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+
+use crate::dtype::Caps;
+use crate::error::{Error, GpuError, Result, TaskFailure};
+use crate::gpu::info::{self, AdapterInfo, DeviceLimits};
+use crate::gpu::pipeline::PipelineCache;
+use crate::gpu::pool::{BufferPool, Kind, MemoryStats, PooledBuffer};
+use crate::gpu::worker::{self, GpuJob, Inflight, Msg, Readback};
+
+/// Idle buffers kept per device before the oldest are freed.
+const MAX_IDLE_BYTES: u64 = 512 << 20;
+
+/// Everything about one open device that the worker, the poller and the scheduler share.
+pub(crate) struct DeviceCore {
+    pub(crate) label: String,
+    pub(crate) info: AdapterInfo,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) caps: Caps,
+    pub(crate) limits: DeviceLimits,
+    pub(crate) pool: BufferPool,
+    pub(crate) pipelines: PipelineCache,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl DeviceCore {
+    fn new(label: String, info: AdapterInfo, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        let caps = info::caps_of(device.features());
+        let limits = DeviceLimits::from(&device.limits());
+        let lost = Arc::new(Mutex::new(None));
+        let l = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *l.lock() = Some(format!("{reason:?}: {message}"));
+        });
+        DeviceCore {
+            pool: BufferPool::new(label.clone(), MAX_IDLE_BYTES),
+            pipelines: PipelineCache::default(),
+            label,
+            info,
+            device,
+            queue,
+            caps,
+            limits,
+            lost,
+        }
+    }
+
+    /// Why the device was lost, if it was.
+    pub(crate) fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().clone()
+    }
+}
+
+/// An open device with its recording worker and completion poller.
+pub(crate) struct GpuDevice {
+    pub(crate) core: Arc<DeviceCore>,
+    tx: Sender<Msg>,
+    inflight: Arc<Inflight>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Which device of its adapter this is (0 unless virtual devices were asked for).
+    pub(crate) virtual_index: usize,
+    /// Whether the device came from the application (`Runtime::from_wgpu`).
+    pub(crate) embedded: bool,
+}
+
+impl GpuDevice {
+    fn start(core: DeviceCore, virtual_index: usize, embedded: bool) -> Result<GpuDevice> {
+        let core = Arc::new(core);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (etx, erx) = crossbeam_channel::unbounded();
+        let inflight = Arc::new(Inflight::default());
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || {
+                    crate::threads::mark_runtime_thread();
+                    f()
+                })
+                .map_err(|e| Error::Config(format!("cannot start a device thread: {e}")))
+        };
+        let w = {
+            let (core, inflight) = (core.clone(), inflight.clone());
+            spawn(
+                format!("tessera-{}-worker", core.label),
+                Box::new(move || worker::worker_loop(core, rx, etx, inflight)),
+            )?
+        };
+        let p = {
+            let (core, inflight) = (core.clone(), inflight.clone());
+            spawn(
+                format!("tessera-{}-poller", core.label),
+                Box::new(move || worker::poller_loop(core, erx, inflight)),
+            )?
+        };
+        Ok(GpuDevice {
+            core,
+            tx,
+            inflight,
+            threads: Mutex::new(vec![w, p]),
+            virtual_index,
+            embedded,
+        })
+    }
+
+    /// Queues a dispatch behind everything forwarded before it.
+    pub(crate) fn submit(&self, job: GpuJob) {
+        if let Err(e) = self.tx.send(Msg::Job(job)) {
+            let Msg::Job(job) = e.0 else { unreachable!() };
+            (job.done)(Err(TaskFailure::Runtime(Box::new(Error::Shutdown(
+                format!("{} is shut down", self.core.label),
+            )))));
+        }
+    }
+
+    /// Queues a copy of a replica to host memory.
+    pub(crate) fn readback(&self, r: Readback) {
+        if let Err(e) = self.tx.send(Msg::Readback(r)) {
+            let Msg::Readback(r) = e.0 else {
+                unreachable!()
+            };
+            (r.done)(Err(Error::Shutdown(format!(
+                "{} is shut down",
+                self.core.label
+            ))));
+        }
+    }
+
+    /// A buffer for a replica of `bytes` bytes.
+    ///
+    /// # Errors
+    /// [`GpuError::TooLarge`] past the storage binding limit, [`GpuError::OutOfMemory`], or
+    /// [`GpuError::DeviceLost`].
+    pub(crate) fn alloc_replica(&self, bytes: u64) -> Result<PooledBuffer> {
+        if let Some(reason) = self.core.lost_reason() {
+            return Err(Error::Gpu(GpuError::DeviceLost {
+                device: self.core.label.clone(),
+                message: reason,
+            }));
+        }
+        let limit = self.core.limits.max_storage_buffer_binding_size;
+        if bytes > limit {
+            return Err(Error::Gpu(GpuError::TooLarge {
+                what: "tile",
+                bytes,
+                limit,
+                device: self.core.label.clone(),
+            }));
+        }
+        self.core
+            .pool
+            .acquire(&self.core.device, Kind::Replica, bytes)
+    }
+
+    /// Returns a replica's buffer to the pool.
+    pub(crate) fn release(&self, b: PooledBuffer) {
+        self.core.pool.release(b);
+    }
+
+    pub(crate) fn memory(&self) -> MemoryStats {
+        self.core.pool.stats()
+    }
+
+    /// Waits until every submitted batch has completed.
+    pub(crate) fn wait_idle(&self) {
+        self.inflight.wait_zero();
+    }
+
+    /// Stops the worker and poller after the work already queued, and waits for them.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        let me = std::thread::current().id();
+        for t in threads {
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+        self.core.pool.trim();
+    }
+}
+
+/// The adapters found, best backend first for each physical device.
+pub(crate) struct Discovery {
+    pub(crate) adapters: Vec<(wgpu::Adapter, AdapterInfo)>,
+    /// Adapters hidden because the same device is reachable through a better backend.
+    pub(crate) duplicates: Vec<AdapterInfo>,
+}
+
+fn backend_rank(backend: &str) -> u8 {
+    match backend {
+        "Vulkan" | "Metal" | "Dx12" => 0,
+        "Gl" => 2,
+        _ => 1,
+    }
+}
+
+/// Finds every adapter of every backend (respecting `WGPU_BACKEND`). When one device shows up
+/// through several backends (lavapipe through Vulkan and GL, say), only the best backend is kept
+/// unless `all_backends`.
+pub(crate) fn discover(all_backends: bool) -> Discovery {
+    let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    let backends = desc.backends;
+    let instance = wgpu::Instance::new(desc);
+    let mut found: Vec<(wgpu::Adapter, AdapterInfo)> =
+        pollster::block_on(instance.enumerate_adapters(backends))
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let info = info::describe(i, &a);
+                (a, info)
+            })
+            .collect();
+    found.sort_by_key(|(_, i)| (backend_rank(&i.backend), i.index));
+    let mut adapters: Vec<(wgpu::Adapter, AdapterInfo)> = Vec::new();
+    let mut duplicates = Vec::new();
+    for (a, i) in found {
+        let same = adapters
+            .iter()
+            .any(|(_, k)| k.name.eq_ignore_ascii_case(&i.name) && k.device_type == i.device_type);
+        if same && !all_backends {
+            duplicates.push(i);
+        } else {
+            adapters.push((a, i));
+        }
+    }
+    for (n, (_, i)) in adapters.iter_mut().enumerate() {
+        i.index = n;
+    }
+    Discovery {
+        adapters,
+        duplicates,
+    }
+}
+
+/// Opens a device on `adapter` with every useful feature it has and its full limits.
+pub(crate) fn open(
+    adapter: &wgpu::Adapter,
+    info: &AdapterInfo,
+    label: String,
+    virtual_index: usize,
+) -> Result<GpuDevice> {
+    let features = adapter.features() & info::wanted_features();
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some(&label),
+        required_features: features,
+        required_limits: adapter.limits(),
+        experimental_features: wgpu::ExperimentalFeatures::disabled(),
+        memory_hints: wgpu::MemoryHints::Performance,
+        trace: wgpu::Trace::Off,
+    }))
+    .map_err(|e| {
+        Error::Gpu(GpuError::RequestDevice {
+            adapter: info.name.clone(),
+            message: e.to_string(),
+        })
+    })?;
+    // Errors from our own work are caught by error scopes; anything else must not panic the
+    // process from inside a driver callback.
+    let l = label.clone();
+    device.on_uncaptured_error(Arc::new(move |e| {
+        tracing::error!(device = %l, "uncaptured wgpu error: {e}");
+    }));
+    GpuDevice::start(
+        DeviceCore::new(label, info.clone(), device, queue),
+        virtual_index,
+        false,
+    )
+}
+
+/// Wraps a device the application already owns. Its uncaptured-error handler is left alone.
+pub(crate) fn embed(device: wgpu::Device, queue: wgpu::Queue, label: String) -> Result<GpuDevice> {
+    let info = info::from_wgpu(
+        0,
+        device.adapter_info(),
+        device.features(),
+        &device.limits(),
+    );
+    GpuDevice::start(DeviceCore::new(label, info, device, queue), 0, true)
+}

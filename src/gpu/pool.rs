@@ -1,0 +1,271 @@
+//! Per-device pool of reusable buffers, and the device's memory accounting.
+//!
+//! Buffers are grouped by usage and a size class (powers of two up to 64 KiB, then steps of an
+//! eighth of the next power of two, so at most 12.5% is wasted). A released buffer waits in the
+//! pool for the next request of its class; idle bytes beyond a cap are freed, oldest first.
+//! Creation runs inside out-of-memory and validation error scopes, so a failed allocation is an
+//! [`Error`], never an uncaptured-error panic.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, GpuError, Result};
+
+/// What a pooled buffer is for; each kind has its own usage flags and free lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    /// A chunk replica: storage, copy source and destination.
+    Replica,
+    /// Per-batch uniform arena.
+    Uniform,
+    /// Per-batch status words.
+    Status,
+    /// Readback staging: map-read, copy destination.
+    Readback,
+}
+
+impl Kind {
+    fn usage(self) -> wgpu::BufferUsages {
+        use wgpu::BufferUsages as U;
+        match self {
+            Kind::Replica => U::STORAGE | U::COPY_SRC | U::COPY_DST,
+            Kind::Uniform => U::UNIFORM | U::COPY_DST,
+            Kind::Status => U::STORAGE | U::COPY_SRC | U::COPY_DST,
+            Kind::Readback => U::MAP_READ | U::COPY_DST,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Replica => "tessera replica",
+            Kind::Uniform => "tessera uniforms",
+            Kind::Status => "tessera status",
+            Kind::Readback => "tessera readback",
+        }
+    }
+}
+
+/// A buffer taken from the pool. Give it back with [`BufferPool::release`].
+#[derive(Debug)]
+pub(crate) struct PooledBuffer {
+    pub(crate) buffer: wgpu::Buffer,
+    pub(crate) kind: Kind,
+    /// Capacity in bytes (the size class).
+    pub(crate) capacity: u64,
+}
+
+/// Allocation statistics of one device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryStats {
+    /// Bytes of chunk replicas currently held on the device (capacity of their buffers).
+    pub resident_bytes: u64,
+    /// Bytes of idle buffers waiting in the pool.
+    pub pooled_bytes: u64,
+    /// Buffers created since start.
+    pub allocations: u64,
+    /// Requests served by an idle pooled buffer.
+    pub reuses: u64,
+    /// Highest `resident_bytes` seen.
+    pub peak_resident_bytes: u64,
+}
+
+pub(crate) struct BufferPool {
+    label: String,
+    free: Mutex<Free>,
+    max_idle_bytes: u64,
+    resident: AtomicU64,
+    peak: AtomicU64,
+    allocations: AtomicU64,
+    reuses: AtomicU64,
+}
+
+#[derive(Default)]
+struct Free {
+    lists: HashMap<(Kind, u64), Vec<wgpu::Buffer>>,
+    /// Release order, for freeing the oldest idle buffers first.
+    order: VecDeque<(Kind, u64)>,
+    idle_bytes: u64,
+}
+
+/// The size class of a request: what capacity a buffer serving it has.
+pub(crate) fn size_class(bytes: u64) -> u64 {
+    let bytes = bytes.max(16);
+    if bytes <= 64 * 1024 {
+        return bytes.next_power_of_two();
+    }
+    let step = bytes.next_power_of_two() / 8;
+    bytes.next_multiple_of(step)
+}
+
+impl BufferPool {
+    pub(crate) fn new(label: String, max_idle_bytes: u64) -> Self {
+        BufferPool {
+            label,
+            free: Mutex::new(Free::default()),
+            max_idle_bytes,
+            resident: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            allocations: AtomicU64::new(0),
+            reuses: AtomicU64::new(0),
+        }
+    }
+
+    /// A buffer of at least `bytes` bytes for `kind`.
+    pub(crate) fn acquire(
+        &self,
+        device: &wgpu::Device,
+        kind: Kind,
+        bytes: u64,
+    ) -> Result<PooledBuffer> {
+        let capacity = size_class(bytes);
+        let reused = {
+            let mut free = self.free.lock();
+            let hit = free.lists.get_mut(&(kind, capacity)).and_then(Vec::pop);
+            if hit.is_some() {
+                free.idle_bytes -= capacity;
+                if let Some(pos) = free.order.iter().position(|k| *k == (kind, capacity)) {
+                    free.order.remove(pos);
+                }
+            }
+            hit
+        };
+        let buffer = match reused {
+            Some(b) => {
+                self.reuses.fetch_add(1, Ordering::Relaxed);
+                b
+            }
+            None => {
+                let b = self.create(device, kind, capacity)?;
+                self.allocations.fetch_add(1, Ordering::Relaxed);
+                b
+            }
+        };
+        if kind == Kind::Replica {
+            let now = self.resident.fetch_add(capacity, Ordering::Relaxed) + capacity;
+            self.peak.fetch_max(now, Ordering::Relaxed);
+        }
+        Ok(PooledBuffer {
+            buffer,
+            kind,
+            capacity,
+        })
+    }
+
+    fn create(&self, device: &wgpu::Device, kind: Kind, capacity: u64) -> Result<wgpu::Buffer> {
+        let limit = device.limits().max_buffer_size;
+        if capacity > limit {
+            return Err(GpuError::TooLarge {
+                what: "buffer",
+                bytes: capacity,
+                limit,
+                device: self.label.clone(),
+            }
+            .into());
+        }
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(kind.label()),
+            size: capacity,
+            usage: kind.usage(),
+            mapped_at_creation: false,
+        });
+        let validation = pollster::block_on(validation.pop());
+        let oom = pollster::block_on(oom.pop());
+        if oom.is_some() {
+            return Err(GpuError::OutOfMemory {
+                device: self.label.clone(),
+                bytes: capacity,
+            }
+            .into());
+        }
+        if let Some(e) = validation {
+            return Err(Error::Gpu(GpuError::Validation {
+                device: self.label.clone(),
+                message: e.to_string(),
+            }));
+        }
+        Ok(buffer)
+    }
+
+    /// Returns a buffer for reuse. The caller guarantees no unfinished GPU work uses it.
+    pub(crate) fn release(&self, b: PooledBuffer) {
+        if b.kind == Kind::Replica {
+            self.resident.fetch_sub(b.capacity, Ordering::Relaxed);
+        }
+        let mut free = self.free.lock();
+        free.lists
+            .entry((b.kind, b.capacity))
+            .or_default()
+            .push(b.buffer);
+        free.order.push_back((b.kind, b.capacity));
+        free.idle_bytes += b.capacity;
+        while free.idle_bytes > self.max_idle_bytes {
+            let Some(key) = free.order.pop_front() else {
+                break;
+            };
+            if let Some(buf) = free.lists.get_mut(&key).and_then(|l| {
+                if l.is_empty() {
+                    None
+                } else {
+                    Some(l.remove(0))
+                }
+            }) {
+                free.idle_bytes -= key.1;
+                buf.destroy();
+            }
+        }
+    }
+
+    /// Frees every idle buffer.
+    pub(crate) fn trim(&self) {
+        let mut free = self.free.lock();
+        for (_, list) in free.lists.drain() {
+            for b in list {
+                b.destroy();
+            }
+        }
+        free.order.clear();
+        free.idle_bytes = 0;
+    }
+
+    pub(crate) fn stats(&self) -> MemoryStats {
+        MemoryStats {
+            resident_bytes: self.resident.load(Ordering::Relaxed),
+            pooled_bytes: self.free.lock().idle_bytes,
+            allocations: self.allocations.load(Ordering::Relaxed),
+            reuses: self.reuses.load(Ordering::Relaxed),
+            peak_resident_bytes: self.peak.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_class;
+
+    #[test]
+    fn size_classes_bound_waste() {
+        assert_eq!(size_class(0), 16);
+        assert_eq!(size_class(17), 32);
+        assert_eq!(size_class(65536), 65536);
+        for bytes in [
+            65537u64,
+            100_000,
+            1 << 20,
+            (1 << 20) + 1,
+            3_333_333,
+            1 << 30,
+        ] {
+            let c = size_class(bytes);
+            assert!(c >= bytes);
+            assert!(
+                (c - bytes) as f64 <= bytes as f64 * 0.125 + 1.0,
+                "{bytes} -> {c}"
+            );
+            assert_eq!(c % 4, 0);
+        }
+    }
+}

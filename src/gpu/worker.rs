@@ -1,0 +1,664 @@
+//! One recording worker and one completion poller per device.
+//!
+//! The **worker** takes jobs (kernel dispatches) and readbacks from a channel in the order the
+//! scheduler forwarded them, records everything that is waiting into one command encoder and
+//! submits it as a batch. Within a batch, all uploads and clears come first, then one compute
+//! pass with every dispatch in forwarding order (wgpu inserts the barriers between dependent
+//! dispatches), then readback copies. Hoisting uploads is sound because the scheduler only
+//! uploads into a replica that no earlier unfinished work on this device touches; readbacks are
+//! only requested for values whose writer has finished. At most `MAX_INFLIGHT` batches are in
+//! flight, so work arriving while the GPU is busy collects into the next, larger batch.
+//!
+//! The **poller** waits on the device for the oldest submitted batch, then finishes it: status
+//! words are decoded, readbacks copied into host memory, pooled buffers returned, and each job's
+//! completion callback called, in submission order. Map and work-done callbacks only count down
+//! and wake the poller, because wgpu may run them on whichever thread polls or submits.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex, RwLock};
+use smallvec::SmallVec;
+
+use crate::error::{Error, GpuError, TaskFailure};
+use crate::gpu::device::DeviceCore;
+use crate::gpu::pool::{Kind, PooledBuffer};
+use crate::host::HostBytes;
+use crate::kernels::{Kernel, Mode};
+
+const MAX_INFLIGHT: usize = 2;
+const MAX_BATCH: usize = 512;
+const STAGING_CHUNK: u64 = 4 << 20;
+
+/// Called once with a job's outcome, on the worker or poller thread.
+pub(crate) type JobDone = Box<dyn FnOnce(Result<(), TaskFailure>) + Send>;
+/// Called once when a readback has landed in host memory (or failed).
+pub(crate) type ReadbackDone = Box<dyn FnOnce(Result<(), Error>) + Send>;
+
+/// A buffer as bound by one job: the buffer and the bytes of it the tile occupies.
+#[derive(Clone, Debug)]
+pub(crate) struct BufRef {
+    pub(crate) buffer: wgpu::Buffer,
+    pub(crate) bytes: u64,
+}
+
+impl BufRef {
+    pub(crate) fn of(b: &PooledBuffer, bytes: u64) -> BufRef {
+        BufRef {
+            buffer: b.buffer.clone(),
+            bytes,
+        }
+    }
+
+    /// The binding size: at least 4 bytes and a multiple of 4, as storage bindings require.
+    fn binding_size(&self) -> u64 {
+        self.bytes.next_multiple_of(4).max(4)
+    }
+}
+
+/// Host bytes to copy into a buffer before the batch's dispatches.
+pub(crate) struct Upload {
+    pub(crate) src: Arc<RwLock<HostBytes>>,
+    pub(crate) dst: BufRef,
+}
+
+/// One kernel dispatch.
+pub(crate) struct GpuJob {
+    pub(crate) kernel: Kernel,
+    pub(crate) modes: SmallVec<[Mode; 4]>,
+    pub(crate) args: SmallVec<[BufRef; 4]>,
+    pub(crate) uploads: SmallVec<[Upload; 2]>,
+    pub(crate) clears: SmallVec<[BufRef; 1]>,
+    pub(crate) uniform: Vec<u8>,
+    pub(crate) grid: [u32; 3],
+    pub(crate) done: JobDone,
+}
+
+/// A device-to-host copy of one replica.
+pub(crate) struct Readback {
+    pub(crate) src: BufRef,
+    pub(crate) dst: Arc<RwLock<HostBytes>>,
+    pub(crate) done: ReadbackDone,
+}
+
+pub(crate) enum Msg {
+    Job(GpuJob),
+    Readback(Readback),
+    Shutdown,
+}
+
+/// Count of batches in flight, shared by worker (waits) and poller (decrements).
+#[derive(Default)]
+pub(crate) struct Inflight {
+    n: Mutex<usize>,
+    cv: Condvar,
+}
+
+impl Inflight {
+    fn add(&self) {
+        *self.n.lock() += 1;
+    }
+    fn done(&self) {
+        *self.n.lock() -= 1;
+        self.cv.notify_all();
+    }
+    fn wait_below(&self, max: usize) {
+        let mut n = self.n.lock();
+        while *n >= max {
+            self.cv.wait(&mut n);
+        }
+    }
+    pub(crate) fn wait_zero(&self) {
+        let mut n = self.n.lock();
+        while *n > 0 {
+            self.cv.wait(&mut n);
+        }
+    }
+}
+
+struct JobRecord {
+    kernel: Kernel,
+    status_offset: Option<usize>,
+    done: JobDone,
+    failed: Option<TaskFailure>,
+}
+
+struct ReadbackRecord {
+    staging: PooledBuffer,
+    bytes: u64,
+    dst: Arc<RwLock<HostBytes>>,
+    done: ReadbackDone,
+}
+
+/// A submitted batch, owned by the poller until it completes.
+struct Batch {
+    index: Option<wgpu::SubmissionIndex>,
+    jobs: Vec<JobRecord>,
+    readbacks: Vec<ReadbackRecord>,
+    status: Option<(PooledBuffer, PooledBuffer, usize)>,
+    uniform: Option<PooledBuffer>,
+    pending: Arc<AtomicUsize>,
+    map_error: Arc<Mutex<Option<String>>>,
+    batch_error: Option<Error>,
+}
+
+pub(crate) enum Event {
+    Submitted(Box<Batch>),
+    Progress,
+    Shutdown,
+}
+
+/// Runs the recording loop until `Shutdown`.
+pub(crate) fn worker_loop(
+    core: Arc<DeviceCore>,
+    rx: Receiver<Msg>,
+    events: Sender<Event>,
+    inflight: Arc<Inflight>,
+) {
+    let mut belt = wgpu::util::StagingBelt::new(core.device.clone(), STAGING_CHUNK);
+    let mut shutting_down = false;
+    while !shutting_down {
+        let Ok(first) = rx.recv() else { break };
+        inflight.wait_below(MAX_INFLIGHT);
+        let mut msgs = vec![first];
+        while msgs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => msgs.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut jobs = Vec::new();
+        let mut readbacks = Vec::new();
+        for m in msgs {
+            match m {
+                Msg::Job(j) => jobs.push(j),
+                Msg::Readback(r) => readbacks.push(r),
+                Msg::Shutdown => shutting_down = true,
+            }
+        }
+        if jobs.is_empty() && readbacks.is_empty() {
+            continue;
+        }
+        if let Some(reason) = core.lost_reason() {
+            fail_all(&core, jobs, readbacks, &reason);
+            continue;
+        }
+        let batch = record(&core, &mut belt, jobs, readbacks, &events);
+        inflight.add();
+        let _ = events.send(Event::Submitted(Box::new(batch)));
+    }
+    let _ = events.send(Event::Shutdown);
+}
+
+fn lost_error(core: &DeviceCore, reason: &str) -> Error {
+    Error::Gpu(GpuError::DeviceLost {
+        device: core.label.clone(),
+        message: reason.to_string(),
+    })
+}
+
+fn fail_all(core: &DeviceCore, jobs: Vec<GpuJob>, readbacks: Vec<Readback>, reason: &str) {
+    let e = lost_error(core, reason);
+    for j in jobs {
+        (j.done)(Err(TaskFailure::Runtime(Box::new(e.clone()))));
+    }
+    for r in readbacks {
+        (r.done)(Err(e.clone()));
+    }
+}
+
+fn record(
+    core: &Arc<DeviceCore>,
+    belt: &mut wgpu::util::StagingBelt,
+    jobs: Vec<GpuJob>,
+    readbacks: Vec<Readback>,
+    events: &Sender<Event>,
+) -> Batch {
+    let device = &core.device;
+    let uniform_align = core.limits.min_uniform_buffer_offset_alignment.max(16) as usize;
+    let storage_align = core.limits.min_storage_buffer_offset_alignment.max(4) as usize;
+
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("tessera batch"),
+    });
+
+    // Pass 1: pipelines, uniform and status layout, uploads and clears.
+    let mut records = Vec::with_capacity(jobs.len());
+    let mut prepared = Vec::with_capacity(jobs.len());
+    let mut uniform_bytes: Vec<u8> = Vec::new();
+    let mut status_bytes = 0usize;
+    for job in jobs {
+        let gpu = job.kernel.gpu().unwrap_or_else(|| {
+            unreachable!(
+                "job for `{}` without a GPU implementation",
+                job.kernel.name()
+            )
+        });
+        let pipeline = core
+            .pipelines
+            .get(device, &core.label, job.kernel.name(), gpu, &job.modes);
+        let uniform_offset = (!job.uniform.is_empty()).then(|| {
+            let off = uniform_bytes.len().next_multiple_of(uniform_align);
+            let len = job.uniform.len().next_multiple_of(16);
+            uniform_bytes.resize(off, 0);
+            uniform_bytes.extend_from_slice(&job.uniform);
+            uniform_bytes.resize(off + len, 0);
+            (off, len)
+        });
+        let status_offset = gpu.status.as_ref().map(|s| {
+            let off = status_bytes.next_multiple_of(storage_align);
+            status_bytes = off + 4 * s.words as usize;
+            off
+        });
+        for up in &job.uploads {
+            let src = up.src.read();
+            let n = src.len() as u64;
+            if n == 0 {
+                continue;
+            }
+            let padded = n.next_multiple_of(4);
+            let size = wgpu::BufferSize::new(padded).unwrap_or_else(|| unreachable!("n > 0"));
+            let mut view = belt.write_buffer(&mut encoder, &up.dst.buffer, 0, size);
+            let mut staged = vec![0u8; padded as usize];
+            staged[..n as usize].copy_from_slice(src.bytes());
+            view.copy_from_slice(&staged);
+        }
+        for c in &job.clears {
+            encoder.clear_buffer(&c.buffer, 0, Some(c.binding_size()));
+        }
+        let failed = pipeline
+            .as_ref()
+            .err()
+            .map(|e| TaskFailure::Runtime(Box::new(e.clone())));
+        records.push(JobRecord {
+            kernel: job.kernel.clone(),
+            status_offset,
+            done: job.done,
+            failed,
+        });
+        prepared.push((
+            job.kernel,
+            job.args,
+            job.grid,
+            pipeline.ok(),
+            uniform_offset,
+        ));
+    }
+
+    // Per-batch uniform arena and status words.
+    let mut batch_error: Option<Error> = None;
+    let uniform = if uniform_bytes.is_empty() {
+        None
+    } else {
+        match core
+            .pool
+            .acquire(device, Kind::Uniform, uniform_bytes.len() as u64)
+        {
+            Ok(buf) => {
+                let padded = uniform_bytes.len().next_multiple_of(4);
+                uniform_bytes.resize(padded, 0);
+                let size = wgpu::BufferSize::new(padded as u64).unwrap_or_else(|| unreachable!());
+                belt.write_buffer(&mut encoder, &buf.buffer, 0, size)
+                    .copy_from_slice(&uniform_bytes);
+                Some(buf)
+            }
+            Err(e) => {
+                batch_error = Some(e);
+                None
+            }
+        }
+    };
+    let status = if status_bytes == 0 {
+        None
+    } else {
+        let a = core.pool.acquire(device, Kind::Status, status_bytes as u64);
+        let b = core
+            .pool
+            .acquire(device, Kind::Readback, status_bytes as u64);
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                encoder.clear_buffer(&a.buffer, 0, None);
+                Some((a, b, status_bytes))
+            }
+            (Err(e), other) | (other @ Ok(_), Err(e)) => {
+                if let Ok(b) = other {
+                    core.pool.release(b);
+                }
+                batch_error = Some(e);
+                None
+            }
+        }
+    };
+
+    // Pass 2: bind groups, each in its own validation scope so a bad one fails only its job.
+    let mut dispatches = Vec::with_capacity(prepared.len());
+    for (i, (kernel, args, grid, pipeline, uniform_offset)) in prepared.into_iter().enumerate() {
+        if records[i].failed.is_some() || batch_error.is_some() {
+            continue;
+        }
+        let Some(pipeline) = pipeline else { continue };
+        let gpu = kernel.gpu().unwrap_or_else(|| unreachable!());
+        let mut entries: SmallVec<[wgpu::BindGroupEntry<'_>; 6]> = SmallVec::new();
+        for (binding, a) in gpu.arg_bindings.iter().zip(&args) {
+            entries.push(wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &a.buffer,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(a.binding_size()),
+                }),
+            });
+        }
+        if gpu.has_uniform {
+            let (Some(buf), Some((off, len))) = (&uniform, uniform_offset) else {
+                records[i].failed = Some(TaskFailure::Runtime(Box::new(Error::Config(format!(
+                    "kernel `{}` expects a uniform but its encoder produced no bytes",
+                    kernel.name()
+                )))));
+                continue;
+            };
+            entries.push(wgpu::BindGroupEntry {
+                binding: gpu.params_binding,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &buf.buffer,
+                    offset: off as u64,
+                    size: wgpu::BufferSize::new(len as u64),
+                }),
+            });
+        }
+        if let (Some(spec), Some((sbuf, _, _)), Some(off)) =
+            (&gpu.status, &status, records[i].status_offset)
+        {
+            entries.push(wgpu::BindGroupEntry {
+                binding: gpu.status_binding,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &sbuf.buffer,
+                    offset: off as u64,
+                    size: wgpu::BufferSize::new(4 * u64::from(spec.words)),
+                }),
+            });
+        }
+        let limit = core.limits.max_compute_workgroups_per_dimension;
+        if grid.iter().any(|&g| g > limit) {
+            records[i].failed = Some(TaskFailure::Runtime(Box::new(Error::Config(format!(
+                "kernel `{}` dispatches {grid:?} workgroups; {} allows at most {limit} per dimension",
+                kernel.name(),
+                core.label
+            )))));
+            continue;
+        }
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.name()),
+            layout: &pipeline.layout,
+            entries: &entries,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            records[i].failed = Some(TaskFailure::Runtime(Box::new(Error::Gpu(
+                GpuError::Validation {
+                    device: core.label.clone(),
+                    message: e.to_string(),
+                },
+            ))));
+            continue;
+        }
+        dispatches.push((pipeline, bind_group, grid));
+    }
+
+    // Pass 3: one compute pass with every dispatch, in order.
+    if !dispatches.is_empty() {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("tessera dispatches"),
+            timestamp_writes: None,
+        });
+        for (pipeline, bind_group, grid) in &dispatches {
+            if grid.contains(&0) {
+                continue;
+            }
+            pass.set_pipeline(&pipeline.pipeline);
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        }
+    }
+
+    // Pass 4: status words and readbacks to mappable staging buffers.
+    if let Some((sbuf, staging, bytes)) = &status {
+        encoder.copy_buffer_to_buffer(&sbuf.buffer, 0, &staging.buffer, 0, *bytes as u64);
+    }
+    let mut rb_records = Vec::with_capacity(readbacks.len());
+    for r in readbacks {
+        let bytes = r.src.bytes;
+        if bytes == 0 {
+            r.dst.write().ensure(0);
+            (r.done)(Ok(()));
+            continue;
+        }
+        let padded = bytes.next_multiple_of(4);
+        match core.pool.acquire(device, Kind::Readback, padded) {
+            Ok(staging) => {
+                encoder.copy_buffer_to_buffer(&r.src.buffer, 0, &staging.buffer, 0, padded);
+                rb_records.push(ReadbackRecord {
+                    staging,
+                    bytes,
+                    dst: r.dst,
+                    done: r.done,
+                });
+            }
+            Err(e) => (r.done)(Err(e)),
+        }
+    }
+
+    belt.finish();
+    let command_buffer = encoder.finish();
+    if let Some(e) = pollster::block_on(validation.pop()) {
+        batch_error.get_or_insert(Error::Gpu(GpuError::Validation {
+            device: core.label.clone(),
+            message: e.to_string(),
+        }));
+    }
+
+    let pending = Arc::new(AtomicUsize::new(1));
+    let map_error = Arc::new(Mutex::new(None));
+    let index = if batch_error.is_none() {
+        let index = core.queue.submit([command_buffer]);
+        belt.recall();
+        let (p, ev) = (pending.clone(), events.clone());
+        core.queue.on_submitted_work_done(move || {
+            p.fetch_sub(1, Ordering::AcqRel);
+            let _ = ev.send(Event::Progress);
+        });
+        let maps = rb_records
+            .iter()
+            .map(|r| (&r.staging.buffer, r.bytes.next_multiple_of(4)))
+            .chain(status.iter().map(|(_, s, n)| (&s.buffer, *n as u64)));
+        for (buffer, bytes) in maps {
+            pending.fetch_add(1, Ordering::AcqRel);
+            let (p, ev, err) = (pending.clone(), events.clone(), map_error.clone());
+            buffer.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+                if let Err(e) = r {
+                    *err.lock() = Some(e.to_string());
+                }
+                p.fetch_sub(1, Ordering::AcqRel);
+                let _ = ev.send(Event::Progress);
+            });
+        }
+        Some(index)
+    } else {
+        belt.recall();
+        pending.store(0, Ordering::Release);
+        None
+    };
+
+    Batch {
+        index,
+        jobs: records,
+        readbacks: rb_records,
+        status,
+        uniform,
+        pending,
+        map_error,
+        batch_error,
+    }
+}
+
+/// Runs the completion loop until the worker has shut down and every batch is finished.
+pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflight: Arc<Inflight>) {
+    let mut batches: VecDeque<Box<Batch>> = VecDeque::new();
+    let mut shutdown = false;
+    loop {
+        // Absorb whatever has arrived.
+        loop {
+            match events.try_recv() {
+                Ok(Event::Submitted(b)) => batches.push_back(b),
+                Ok(Event::Progress) => {}
+                Ok(Event::Shutdown) => shutdown = true,
+                Err(_) => break,
+            }
+        }
+        // Finish completed batches in submission order.
+        while batches
+            .front()
+            .is_some_and(|b| b.pending.load(Ordering::Acquire) == 0)
+        {
+            let b = batches.pop_front().unwrap_or_else(|| unreachable!());
+            finish(&core, *b);
+            inflight.done();
+        }
+        if let Some(reason) = core.lost_reason() {
+            // Callbacks of a lost device may never come: fail what is in flight.
+            while let Some(b) = batches.pop_front() {
+                fail_batch(&core, *b, &reason);
+                inflight.done();
+            }
+        }
+        if batches.is_empty() {
+            if shutdown {
+                break;
+            }
+            match events.recv() {
+                Ok(Event::Submitted(b)) => batches.push_back(b),
+                Ok(Event::Progress) => {}
+                Ok(Event::Shutdown) => shutdown = true,
+                Err(_) => break,
+            }
+            continue;
+        }
+        let front = batches.front().unwrap_or_else(|| unreachable!());
+        let index = front.index.clone();
+        match core.device.poll(wgpu::PollType::Wait {
+            submission_index: index,
+            timeout: Some(Duration::from_millis(100)),
+        }) {
+            Ok(_) | Err(wgpu::PollError::Timeout) => {}
+            Err(e) => {
+                tracing::warn!(device = %core.label, "poll failed: {e}");
+            }
+        }
+        // Callbacks may be running on another thread (a submit); give them a moment.
+        if batches
+            .front()
+            .is_some_and(|b| b.pending.load(Ordering::Acquire) != 0)
+        {
+            match events.recv_timeout(Duration::from_millis(1)) {
+                Ok(Event::Submitted(b)) => batches.push_back(b),
+                Ok(Event::Shutdown) => shutdown = true,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn fail_batch(core: &DeviceCore, b: Batch, reason: &str) {
+    let e = lost_error(core, reason);
+    for j in b.jobs {
+        (j.done)(Err(TaskFailure::Runtime(Box::new(e.clone()))));
+    }
+    for r in b.readbacks {
+        (r.done)(Err(e.clone()));
+    }
+}
+
+fn finish(core: &DeviceCore, b: Batch) {
+    let map_error = b.map_error.lock().take();
+    let batch_error = b.batch_error.or_else(|| {
+        map_error.map(|m| {
+            Error::Gpu(GpuError::Map {
+                device: core.label.clone(),
+                message: m,
+            })
+        })
+    });
+
+    let words: Vec<u32> = match (&b.status, &batch_error) {
+        (Some((_, staging, n)), None) => {
+            let view = staging.buffer.get_mapped_range(0..*n as u64);
+            let w = match view {
+                Ok(v) => bytemuck::cast_slice::<u8, u32>(&v).to_vec(),
+                Err(_) => Vec::new(),
+            };
+            staging.buffer.unmap();
+            w
+        }
+        _ => Vec::new(),
+    };
+
+    for r in b.readbacks {
+        let res = match &batch_error {
+            Some(e) => Err(e.clone()),
+            None => {
+                let out = r
+                    .staging
+                    .buffer
+                    .get_mapped_range(0..r.bytes.next_multiple_of(4))
+                    .map(|v| {
+                        let mut dst = r.dst.write();
+                        dst.ensure(r.bytes as usize);
+                        dst.bytes_mut().copy_from_slice(&v[..r.bytes as usize]);
+                    })
+                    .map_err(|e| {
+                        Error::Gpu(GpuError::Map {
+                            device: core.label.clone(),
+                            message: e.to_string(),
+                        })
+                    });
+                r.staging.buffer.unmap();
+                out
+            }
+        };
+        core.pool.release(r.staging);
+        (r.done)(res);
+    }
+
+    for j in b.jobs {
+        let outcome = if let Some(f) = j.failed {
+            Err(f)
+        } else if let Some(e) = &batch_error {
+            Err(TaskFailure::Runtime(Box::new(e.clone())))
+        } else {
+            match (
+                j.kernel.gpu().and_then(|g| g.status.as_ref()),
+                j.status_offset,
+            ) {
+                (Some(spec), Some(off)) if !words.is_empty() => {
+                    let start = off / 4;
+                    let w = &words[start..start + spec.words as usize];
+                    (spec.decode)(w).map_err(TaskFailure::Kernel)
+                }
+                _ => Ok(()),
+            }
+        };
+        (j.done)(outcome);
+    }
+
+    if let Some(u) = b.uniform {
+        core.pool.release(u);
+    }
+    if let Some((s, staging, _)) = b.status {
+        core.pool.release(s);
+        core.pool.release(staging);
+    }
+}

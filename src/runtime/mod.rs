@@ -1,0 +1,589 @@
+//! The runtime: processors, scopes, datadeps regions, eager tasks, placement.
+
+pub(crate) mod config;
+mod host_access;
+pub(crate) mod placement;
+pub(crate) mod processor;
+pub(crate) mod region;
+pub(crate) mod sched;
+pub(crate) mod scope;
+pub(crate) mod task;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use crate::cpu::CpuPool;
+use crate::error::{Error, KernelError, Result};
+use crate::gpu::{self, GpuDevice, MemoryStats};
+use crate::kernels::{CpuTask, Kernel, KernelCall};
+use config::{DeviceSpec, EnvConfig};
+use placement::{EarliestFinish, Placement, ProcessorModel};
+use processor::{DeviceId, Processor, ProcessorInfo};
+use region::{Region, RegionState};
+use sched::{Shared, TaskSpec};
+use scope::Scope;
+use task::{Access, IntoAccesses, TaskHandle, Work};
+
+/// A tessera runtime: the CPU pool and the GPU devices it opened, and the scheduler over them.
+///
+/// Cheap to clone; every clone (and every chunk) refers to the same runtime, which shuts down
+/// when the last of them is dropped, after its tasks finish.
+///
+/// ```
+/// use tessera::{Chunk, ReadWrite, Runtime, kernels::builtin};
+///
+/// let rt = Runtime::builder().cpu_only().cpu_threads(2).build()?;
+/// let x = Chunk::from_vec(&rt, 3, 1, vec![1u32, 2, 3]);
+/// rt.datadeps(|r| {
+///     r.spawn(builtin::scale(10u32), ReadWrite(&x));
+/// })?;
+/// assert_eq!(x.to_vec()?, vec![10, 20, 30]);
+/// # Ok::<(), tessera::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Runtime(Arc<Owner>);
+
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    /// Waits for unfinished tasks, then stops the device threads. When the last handle goes
+    /// away on one of the runtime's own threads (a chunk released as a task finishes), that
+    /// thread may be needed to finish the remaining tasks, so the shutdown moves to a thread of
+    /// its own.
+    fn drop(&mut self) {
+        let shared = self.shared.clone();
+        let shutdown = move || {
+            shared.wait_idle();
+            for d in &shared.devices {
+                d.shutdown();
+            }
+        };
+        if crate::threads::is_runtime_thread() {
+            let _ = std::thread::Builder::new()
+                .name("tessera-shutdown".into())
+                .spawn(shutdown);
+        } else {
+            shutdown();
+        }
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.processors().iter().map(|p| p.name.clone()))
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// Starts configuring a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// A runtime with every adapter found and the CPU (honouring the environment variables
+    /// described at [`RuntimeBuilder`]).
+    ///
+    /// # Errors
+    /// As [`RuntimeBuilder::build`].
+    pub fn new() -> Result<Runtime> {
+        Runtime::builder().build()
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.0.shared
+    }
+
+    /// Every adapter wgpu can see on this machine, without opening any (what `tessera info`
+    /// lists). The second list holds adapters hidden as duplicates reached through a worse
+    /// backend.
+    pub fn adapters() -> (Vec<gpu::AdapterInfo>, Vec<gpu::AdapterInfo>) {
+        let d = gpu::discover(false);
+        (
+            d.adapters.into_iter().map(|(_, i)| i).collect(),
+            d.duplicates,
+        )
+    }
+
+    /// The processors of this runtime, CPU first.
+    pub fn processors(&self) -> Vec<ProcessorInfo> {
+        self.shared().procs.iter().flatten().cloned().collect()
+    }
+
+    /// Number of GPU devices (virtual devices count separately).
+    pub fn gpu_count(&self) -> usize {
+        self.shared().devices.len()
+    }
+
+    /// Number of CPU pool threads.
+    pub fn cpu_threads(&self) -> usize {
+        self.shared().cpu.threads()
+    }
+
+    /// Whether the CPU is a processor tasks may be placed on.
+    pub fn has_cpu(&self) -> bool {
+        self.shared().procs[0].is_some()
+    }
+
+    /// The placement policy's name.
+    pub fn placement(&self) -> &str {
+        self.shared().placement.name()
+    }
+
+    /// Runs `f` as a datadeps region over every processor.
+    ///
+    /// `f` spawns tasks with [`Region::spawn`]; each starts as soon as the tasks it depends on
+    /// (by its accesses, in spawn order) have finished. Returns when every task has finished.
+    ///
+    /// # Errors
+    /// The first failure in spawn order ([`Error::Task`], with the task, kernel, chunks and
+    /// processor). Tasks that depend on a failed task are cancelled; independent tasks finish.
+    pub fn datadeps<R>(&self, f: impl FnOnce(&Region<'_>) -> R) -> Result<R> {
+        self.datadeps_in(Scope::all(), f)
+    }
+
+    /// Runs `f` as a datadeps region restricted to `scope`.
+    ///
+    /// # Errors
+    /// As [`Runtime::datadeps`].
+    pub fn datadeps_in<R>(&self, scope: Scope, f: impl FnOnce(&Region<'_>) -> R) -> Result<R> {
+        let procs = scope.resolve(&self.shared().procs);
+        let region = Region {
+            rt: self,
+            state: Arc::new(RegionState::new()),
+            scope,
+            procs,
+        };
+        /// Waits for the region's tasks even if `f` panics.
+        struct Guard<'a>(&'a RegionState, bool);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    let _ = self.0.wait();
+                }
+            }
+        }
+        let mut guard = Guard(&region.state, false);
+        let out = f(&region);
+        guard.1 = true;
+        region.state.wait()?;
+        Ok(out)
+    }
+
+    /// Spawns one task eagerly, ordered after earlier tasks on the same chunks.
+    ///
+    /// # Panics
+    /// As [`Region::spawn`].
+    #[track_caller]
+    pub fn spawn(&self, call: impl Into<KernelCall>, accesses: impl IntoAccesses) -> TaskHandle {
+        self.task(call).spawn(accesses)
+    }
+
+    /// Starts an eager task with options.
+    pub fn task(&self, call: impl Into<KernelCall>) -> TaskBuilder<'_> {
+        TaskBuilder {
+            rt: self,
+            call: call.into(),
+            scope: Scope::all(),
+            priority: 0,
+        }
+    }
+
+    /// Spawns a CPU closure as an eager task; its return value is the handle's output.
+    ///
+    /// ```
+    /// use tessera::{Chunk, Read, Runtime};
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// let x = Chunk::from_vec(&rt, 3, 1, vec![1.0f32, 2.0, 3.0]);
+    /// let sum = rt.spawn_cpu("sum", Read(&x), |t| Ok(t.tile::<f32>(0).data.iter().sum::<f32>()));
+    /// assert_eq!(sum.fetch()?, 6.0);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_cpu<R: Send + 'static>(
+        &self,
+        name: &str,
+        accesses: impl IntoAccesses,
+        f: impl FnOnce(&mut CpuTask<'_>) -> Result<R, KernelError> + Send + 'static,
+    ) -> TaskHandle<R> {
+        let accesses = accesses.into_accesses();
+        let out = Arc::new(Mutex::new(None));
+        let slot = out.clone();
+        let (call, _) = closure_kernel(name, &accesses, move |t| {
+            *slot.lock() = Some(f(t)?);
+            Ok(())
+        });
+        let procs = Scope::cpu().resolve(&self.shared().procs);
+        let ack = Arc::new(AtomicBool::new(false));
+        let task = self.shared().submit(TaskSpec {
+            work: Work::Kernel(call),
+            accesses,
+            procs,
+            scope: &Scope::cpu(),
+            priority: 0,
+            region: None,
+            ack,
+        });
+        TaskHandle { task, output: out }
+    }
+
+    /// Blocks until every task spawned so far has finished.
+    pub fn wait_idle(&self) {
+        self.shared().wait_idle();
+        for d in &self.shared().devices {
+            d.wait_idle();
+        }
+    }
+
+    /// Per-processor counters: tasks run, device memory, pipelines.
+    pub fn stats(&self) -> RuntimeStats {
+        let sh = self.shared();
+        RuntimeStats {
+            processors: sh
+                .procs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+                .map(|(i, p)| {
+                    let dev = (i > 0).then(|| &sh.devices[i - 1]);
+                    ProcessorStats {
+                        processor: p.processor,
+                        name: p.name.clone(),
+                        tasks: sh.tasks_run[i].load(Ordering::Relaxed),
+                        memory: dev.map(|d| d.memory()),
+                        pipelines: dev.map_or(0, |d| d.core.pipelines.len()),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Memory statistics of GPU device `d`.
+    ///
+    /// # Panics
+    /// If the runtime has no device `d`.
+    #[track_caller]
+    pub fn memory(&self, d: DeviceId) -> MemoryStats {
+        let devs = &self.shared().devices;
+        assert!(
+            d.0 < devs.len(),
+            "no device {d}: the runtime has {}",
+            devs.len()
+        );
+        devs[d.0].memory()
+    }
+}
+
+/// Builds a one-off CPU-only kernel for a closure over `accesses`.
+pub(crate) fn closure_kernel(
+    name: &str,
+    accesses: &[Access],
+    f: impl FnOnce(&mut CpuTask<'_>) -> Result<(), KernelError> + Send + 'static,
+) -> (KernelCall, Kernel) {
+    let once = Mutex::new(Some(f));
+    let mut b = Kernel::builder(name);
+    for a in accesses {
+        b = b.arg(a.mode, a.chunk.dtype());
+    }
+    let k = b
+        .cpu(move |t| match once.lock().take() {
+            Some(f) => f(t),
+            None => Err(KernelError::Failed("a closure task ran twice".into())),
+        })
+        .build()
+        .unwrap_or_else(|e| unreachable!("a CPU-only kernel always builds: {e}"));
+    (k.call([]), k)
+}
+
+/// An eager task being configured.
+#[must_use = "call .spawn(accesses) to submit the task"]
+pub struct TaskBuilder<'rt> {
+    rt: &'rt Runtime,
+    call: KernelCall,
+    scope: Scope,
+    priority: i64,
+}
+
+impl TaskBuilder<'_> {
+    /// Restricts the task to `scope`.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Sets the priority: among ready tasks on a processor, higher runs first.
+    pub fn priority(mut self, priority: i64) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Submits the task.
+    ///
+    /// # Panics
+    /// As [`Region::spawn`].
+    #[track_caller]
+    pub fn spawn(self, accesses: impl IntoAccesses) -> TaskHandle {
+        let procs = self.scope.resolve(&self.rt.shared().procs);
+        let task = self.rt.shared().submit(TaskSpec {
+            work: Work::Kernel(self.call),
+            accesses: accesses.into_accesses(),
+            procs,
+            scope: &self.scope,
+            priority: self.priority,
+            region: None,
+            ack: Arc::new(AtomicBool::new(false)),
+        });
+        TaskHandle {
+            task,
+            output: Arc::new(Mutex::new(Some(()))),
+        }
+    }
+}
+
+/// Counters of one processor.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessorStats {
+    /// The processor.
+    pub processor: Processor,
+    /// Its name.
+    pub name: String,
+    /// Tasks it has run to completion.
+    pub tasks: u64,
+    /// Device memory (GPUs only).
+    pub memory: Option<MemoryStats>,
+    /// Pipelines compiled on it (GPUs only).
+    pub pipelines: usize,
+}
+
+/// Counters of a runtime.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuntimeStats {
+    /// One entry per processor, CPU first.
+    pub processors: Vec<ProcessorStats>,
+}
+
+impl RuntimeStats {
+    /// The entry for `p`.
+    pub fn get(&self, p: Processor) -> Option<&ProcessorStats> {
+        self.processors.iter().find(|s| s.processor == p)
+    }
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// Unless [`ignore_env`](RuntimeBuilder::ignore_env) is called, these environment variables
+/// supply defaults that explicit builder calls override:
+/// - `TESSERA_DEVICES`: which adapters to open and how many virtual devices on each, e.g.
+///   `lavapipe x 3`, `0,1`, `nvidia*2`, `none` (syntax in the crate docs' *Devices* section);
+/// - `TESSERA_CPU_THREADS`: CPU pool threads (default: all cores);
+/// - `TESSERA_CPU=0`: no CPU processor (the pool still serves host-side work).
+///
+/// `WGPU_BACKEND` (e.g. `vulkan`) restricts the backends searched.
+#[must_use]
+#[derive(Default)]
+pub struct RuntimeBuilder {
+    cpu: Option<bool>,
+    cpu_threads: Option<usize>,
+    devices: Option<DeviceSpec>,
+    virtual_devices: Option<usize>,
+    all_backends: bool,
+    ignore_env: bool,
+    require_gpu: bool,
+    placement: Option<Box<dyn Placement>>,
+    pub(crate) embedded: Vec<gpu::Embedded>,
+    spec_error: Option<Error>,
+}
+
+impl RuntimeBuilder {
+    /// No GPU at all: adapters are not even enumerated.
+    pub fn cpu_only(mut self) -> Self {
+        self.devices = Some(DeviceSpec::None);
+        self.cpu = Some(true);
+        self
+    }
+
+    /// No CPU processor: kernels run on GPUs only (host-side copies still use the pool).
+    pub fn gpus_only(mut self) -> Self {
+        self.cpu = Some(false);
+        self
+    }
+
+    /// Whether the CPU is a processor.
+    pub fn cpu(mut self, enabled: bool) -> Self {
+        self.cpu = Some(enabled);
+        self
+    }
+
+    /// CPU pool threads (default: the number of cores).
+    pub fn cpu_threads(mut self, n: usize) -> Self {
+        self.cpu_threads = Some(n.max(1));
+        self
+    }
+
+    /// Which adapters to open, as a device spec (`"lavapipe x 3"`, `"0,1"`, `"none"`, `"all"`).
+    /// An invalid spec makes [`build`](RuntimeBuilder::build) fail.
+    pub fn devices(mut self, spec: &str) -> Self {
+        match DeviceSpec::parse(spec) {
+            Ok(s) => self.devices = Some(s),
+            Err(e) => self.spec_error = Some(e),
+        }
+        self
+    }
+
+    /// Opens `n` independent devices (virtual devices: own memory space and queue) on every
+    /// selected adapter.
+    pub fn virtual_devices(mut self, n: usize) -> Self {
+        self.virtual_devices = Some(n.clamp(1, 16));
+        self
+    }
+
+    /// Keeps adapters that are the same device reached through a second backend (by default
+    /// only the best backend is kept, e.g. lavapipe's Vulkan over its GL twin).
+    pub fn all_backends(mut self, yes: bool) -> Self {
+        self.all_backends = yes;
+        self
+    }
+
+    /// Ignores `TESSERA_DEVICES`, `TESSERA_CPU_THREADS` and `TESSERA_CPU`.
+    pub fn ignore_env(mut self) -> Self {
+        self.ignore_env = true;
+        self
+    }
+
+    /// Fails [`build`](RuntimeBuilder::build) if no GPU device could be opened.
+    pub fn require_gpu(mut self, yes: bool) -> Self {
+        self.require_gpu = yes;
+        self
+    }
+
+    /// Replaces the placement policy.
+    pub fn placement(mut self, p: impl Placement) -> Self {
+        self.placement = Some(Box::new(p));
+        self
+    }
+
+    /// Discovers adapters, opens devices, starts the CPU pool and the device workers.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for invalid options or environment variables; [`Error::NoAdapter`]
+    /// when a spec names an adapter that is not there, or GPUs are required and none opened;
+    /// [`Error::Gpu`] when a device cannot be opened.
+    pub fn build(self) -> Result<Runtime> {
+        if let Some(e) = self.spec_error {
+            return Err(e);
+        }
+        let env = if self.ignore_env {
+            EnvConfig::default()
+        } else {
+            EnvConfig::read()?
+        };
+        let threads = self
+            .cpu_threads
+            .or(env.cpu_threads)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let cpu_enabled = self.cpu.or(env.cpu).unwrap_or(true);
+        // With an application's device, only explicitly requested adapters join it.
+        let spec = if self.embedded.is_empty() {
+            self.devices
+                .clone()
+                .or(env.devices)
+                .unwrap_or_else(DeviceSpec::all)
+        } else {
+            self.devices.clone().unwrap_or(DeviceSpec::None)
+        };
+
+        let mut devices: Vec<Arc<GpuDevice>> = Vec::new();
+        for e in self.embedded {
+            let label = format!("gpu{}", devices.len());
+            devices.push(Arc::new(gpu::embed(e, label)?));
+        }
+        if let DeviceSpec::Entries(entries) = &spec {
+            let found = gpu::discover(self.all_backends);
+            for e in entries {
+                let matched: Vec<_> = found
+                    .adapters
+                    .iter()
+                    .filter(|(_, i)| config::matches(&e.pattern, i))
+                    .collect();
+                if matched.is_empty() && e.pattern != "all" {
+                    let names: Vec<String> = found
+                        .adapters
+                        .iter()
+                        .map(|(_, i)| format!("{}: {}", i.index, i.summary()))
+                        .collect();
+                    return Err(Error::NoAdapter(format!(
+                        "no adapter matches `{}`; found [{}]",
+                        e.pattern,
+                        names.join("; ")
+                    )));
+                }
+                let count = self.virtual_devices.unwrap_or(e.count);
+                for (adapter, info) in matched {
+                    for v in 0..count {
+                        let label = format!("gpu{}", devices.len());
+                        devices.push(Arc::new(gpu::open(adapter, info, label, v)?));
+                    }
+                }
+            }
+        }
+        if devices.len() > 63 {
+            return Err(Error::Config(format!(
+                "{} devices requested; at most 63 are supported",
+                devices.len()
+            )));
+        }
+        if self.require_gpu && devices.is_empty() {
+            return Err(Error::NoAdapter(
+                "GPUs are required but none could be opened (is a Vulkan, Metal or DX12 driver installed? on Debian: apt-get install mesa-vulkan-drivers)".into(),
+            ));
+        }
+        if !cpu_enabled && devices.is_empty() {
+            return Err(Error::Config(
+                "the CPU processor is disabled and no GPU is available: nothing could run a task"
+                    .into(),
+            ));
+        }
+
+        let cpu = CpuPool::new(threads)?;
+        let mut procs = vec![cpu_enabled.then(|| ProcessorInfo {
+            processor: Processor::Cpu,
+            name: format!("cpu ({} threads)", cpu.threads()),
+            slots: cpu.threads(),
+            adapter: None,
+            virtual_index: 0,
+            embedded: false,
+        })];
+        let mut models = vec![ProcessorModel::CPU_THREAD];
+        for (i, d) in devices.iter().enumerate() {
+            let info = &d.core.info;
+            let siblings = devices
+                .iter()
+                .filter(|o| !o.embedded && o.core.info.index == info.index)
+                .count();
+            let v = if !d.embedded && siblings > 1 {
+                format!(" #{}", d.virtual_index)
+            } else {
+                String::new()
+            };
+            procs.push(Some(ProcessorInfo {
+                processor: Processor::Gpu(DeviceId(i)),
+                name: format!("gpu{i}: {} [{}]{v}", info.name, info.backend),
+                slots: 1,
+                adapter: Some(info.clone()),
+                virtual_index: d.virtual_index,
+                embedded: d.embedded,
+            }));
+            models.push(ProcessorModel::for_device_type(&info.device_type));
+        }
+        let placement = self.placement.unwrap_or_else(|| Box::new(EarliestFinish));
+        Ok(Runtime(Arc::new(Owner {
+            shared: Arc::new(Shared::new(procs, devices, cpu, placement, models)),
+        })))
+    }
+}

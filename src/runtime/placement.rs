@@ -1,0 +1,231 @@
+//! Placement: which processor in scope a task runs on.
+//!
+//! Every placement goes through [`Placement::place`], which sees, for each candidate processor,
+//! the bytes the task would have to move there, the work already queued on it, and a predicted
+//! run time. The default policy ([`EarliestFinish`]) picks the earliest predicted finish;
+//! predictions come from [`ProcessorModel`], a roofline guess per processor until the
+//! cost-model scheduler replaces it with measured times.
+
+use crate::dtype::DType;
+use crate::error::TaskId;
+use crate::kernels::Cost;
+use crate::runtime::processor::Processor;
+
+/// One processor a task could run on, as placement sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate {
+    /// The processor.
+    pub processor: Processor,
+    /// Bytes of the task's inputs not yet valid in the processor's memory space.
+    pub bytes_in: u64,
+    /// Predicted seconds to move `bytes_in` there.
+    pub transfer: f64,
+    /// Predicted seconds of work already placed on the processor and not finished.
+    pub backlog: f64,
+    /// Tasks the processor runs at once.
+    pub slots: usize,
+    /// Predicted seconds this task runs there.
+    pub run: f64,
+}
+
+impl Candidate {
+    /// Predicted finish time from now: backlog shared over slots, then transfer and run.
+    pub fn finish(&self) -> f64 {
+        self.backlog / self.slots.max(1) as f64 + self.transfer + self.run
+    }
+}
+
+/// What placement knows about one task.
+#[derive(Clone, Copy, Debug)]
+pub struct PlacementQuery<'a> {
+    /// The task.
+    pub task: TaskId,
+    /// Its kernel's name.
+    pub kernel: &'a str,
+    /// Element type of its first argument.
+    pub dtype: Option<DType>,
+    /// Its estimated cost.
+    pub cost: Cost,
+    /// Its priority.
+    pub priority: i64,
+    /// Processors in scope that can run it (never empty; at least two when asked).
+    pub candidates: &'a [Candidate],
+}
+
+/// A placement policy. Implementations must be fast: this runs once per task.
+pub trait Placement: Send + Sync + 'static {
+    /// Index into `q.candidates` of the chosen processor.
+    fn place(&self, q: &PlacementQuery<'_>) -> usize;
+
+    /// A short name, for traces and `tessera info`.
+    fn name(&self) -> &str;
+}
+
+/// Earliest predicted finish; ties go to the candidate with fewer bytes to move, then to the
+/// first in processor order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EarliestFinish;
+
+impl Placement for EarliestFinish {
+    fn place(&self, q: &PlacementQuery<'_>) -> usize {
+        let mut best = 0;
+        for (i, c) in q.candidates.iter().enumerate().skip(1) {
+            let b = &q.candidates[best];
+            let (fc, fb) = (c.finish(), b.finish());
+            if fc < fb * (1.0 - 1e-9) || (fc <= fb * (1.0 + 1e-9) && c.bytes_in < b.bytes_in) {
+                best = i;
+            }
+        }
+        best
+    }
+
+    fn name(&self) -> &str {
+        "earliest-finish"
+    }
+}
+
+/// A processor's predicted speed: a roofline with a fixed per-task latency, and the link that
+/// feeds it from the host.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcessorModel {
+    /// Floating-point operations per second (per slot).
+    pub flops: f64,
+    /// Memory bandwidth in bytes per second (per slot).
+    pub bandwidth: f64,
+    /// Fixed cost of one task in seconds (launch, scheduling).
+    pub latency: f64,
+    /// Host link bandwidth in bytes per second (infinite for the CPU).
+    pub link_bandwidth: f64,
+    /// Host link latency in seconds per transfer.
+    pub link_latency: f64,
+}
+
+impl ProcessorModel {
+    /// One CPU thread of a current desktop or server core.
+    pub const CPU_THREAD: ProcessorModel = ProcessorModel {
+        flops: 20e9,
+        bandwidth: 10e9,
+        latency: 1e-6,
+        link_bandwidth: f64::INFINITY,
+        link_latency: 0.0,
+    };
+
+    /// A guess from the adapter's device type (`DiscreteGpu`, `IntegratedGpu`, `Cpu`, ...).
+    pub fn for_device_type(device_type: &str) -> ProcessorModel {
+        match device_type {
+            "DiscreteGpu" => ProcessorModel {
+                flops: 10e12,
+                bandwidth: 300e9,
+                latency: 20e-6,
+                link_bandwidth: 12e9,
+                link_latency: 10e-6,
+            },
+            "IntegratedGpu" => ProcessorModel {
+                flops: 1e12,
+                bandwidth: 50e9,
+                latency: 20e-6,
+                link_bandwidth: 10e9,
+                link_latency: 10e-6,
+            },
+            // A software rasterizer: shaders run on the host's cores, slowly.
+            "Cpu" => ProcessorModel {
+                flops: 4e9,
+                bandwidth: 4e9,
+                latency: 100e-6,
+                link_bandwidth: 8e9,
+                link_latency: 5e-6,
+            },
+            _ => ProcessorModel {
+                flops: 1e12,
+                bandwidth: 100e9,
+                latency: 20e-6,
+                link_bandwidth: 10e9,
+                link_latency: 10e-6,
+            },
+        }
+    }
+
+    /// Predicted seconds for a task of `cost`.
+    pub fn run(&self, cost: Cost) -> f64 {
+        self.latency + (cost.flops / self.flops).max(cost.bytes / self.bandwidth)
+    }
+
+    /// Predicted seconds to move `bytes` from the host.
+    pub fn transfer(&self, bytes: u64) -> f64 {
+        if bytes == 0 {
+            0.0
+        } else {
+            self.link_latency + bytes as f64 / self.link_bandwidth
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::processor::DeviceId;
+
+    fn cand(p: Processor, bytes_in: u64, backlog: f64, run: f64) -> Candidate {
+        Candidate {
+            processor: p,
+            bytes_in,
+            transfer: bytes_in as f64 / 1e9,
+            backlog,
+            slots: 1,
+            run,
+        }
+    }
+
+    fn query(c: &[Candidate]) -> PlacementQuery<'_> {
+        PlacementQuery {
+            task: TaskId(1),
+            kernel: "k",
+            dtype: Some(DType::F32),
+            cost: Cost::default(),
+            priority: 0,
+            candidates: c,
+        }
+    }
+
+    #[test]
+    fn earliest_finish_prefers_fast_then_local_then_idle() {
+        let gpu = Processor::Gpu(DeviceId(0));
+        // A much faster processor wins despite a transfer.
+        let c = [
+            cand(Processor::Cpu, 0, 0.0, 1.0),
+            cand(gpu, 1_000_000, 0.0, 0.01),
+        ];
+        assert_eq!(EarliestFinish.place(&query(&c)), 1);
+        // Equal speed: the one holding the data wins.
+        let c = [
+            cand(Processor::Cpu, 1_000_000, 0.0, 0.01),
+            cand(gpu, 0, 0.0, 0.01),
+        ];
+        assert_eq!(EarliestFinish.place(&query(&c)), 1);
+        // Equal speed and data: the idle one wins.
+        let c = [cand(Processor::Cpu, 0, 5.0, 0.01), cand(gpu, 0, 0.0, 0.01)];
+        assert_eq!(EarliestFinish.place(&query(&c)), 1);
+        // Exact tie: the first.
+        let c = [cand(Processor::Cpu, 0, 0.0, 0.01), cand(gpu, 0, 0.0, 0.01)];
+        assert_eq!(EarliestFinish.place(&query(&c)), 0);
+    }
+
+    #[test]
+    fn roofline_model_is_bounded_by_the_slower_resource() {
+        let m = ProcessorModel::CPU_THREAD;
+        let compute = m.run(Cost {
+            flops: 20e9,
+            bytes: 0.0,
+        });
+        assert!((compute - 1.0 - m.latency).abs() < 1e-12);
+        let memory = m.run(Cost {
+            flops: 0.0,
+            bytes: 20e9,
+        });
+        assert!((memory - 2.0 - m.latency).abs() < 1e-12);
+        assert_eq!(
+            m.transfer(1 << 30),
+            0.0 + (1u64 << 30) as f64 / f64::INFINITY
+        );
+    }
+}

@@ -1,0 +1,960 @@
+//! The scheduler: dependency derivation, placement, staging of inputs, launch, completion.
+//!
+//! A task moves through `Spawning -> Waiting -> Placed -> Staging -> Launched -> Finished`
+//! (DESIGN.md, section 3, has the argument). The two counters that drive it:
+//! - `uncommitted`: predecessors neither finished nor recorded into a device stream. At zero
+//!   the task is placed: every predecessor's writes are already reflected in the coherence state.
+//! - `unfinished`: predecessors not finished. A task placed on GPU `d` may launch once every
+//!   unfinished predecessor is committed to `d` (queue order keeps it correct); elsewhere it
+//!   waits for all to finish.
+//!
+//! Locks nest in one order only: chunk `deps` -> predecessor state -> successor state, and
+//! chunk `coh` -> task state (staging counts the readbacks it waits for). Nothing holds a task's
+//! state while taking a chunk lock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+use smallvec::SmallVec;
+
+use crate::cpu::CpuPool;
+use crate::data::chunk::{ChunkInner, ReplicaState};
+use crate::error::{Error, TaskError, TaskFailure, TaskId};
+use crate::gpu::{BufRef, GpuDevice, GpuJob, Readback, Upload};
+use crate::kernels::{CpuTask, KernelCall, Launch, Mode, Slot};
+use crate::runtime::placement::{Candidate, Placement, PlacementQuery, ProcessorModel};
+use crate::runtime::processor::{ProcSet, Processor, ProcessorInfo};
+use crate::runtime::region::RegionState;
+use crate::runtime::scope::Scope;
+use crate::runtime::task::{Access, Phase, PredState, Task, TaskRef, TaskState, Work};
+
+/// Processor index used for host-access tasks (run inline, never placed).
+pub(crate) const HOST: usize = 64;
+
+/// Everything needed to create a task.
+pub(crate) struct TaskSpec<'a> {
+    pub(crate) work: Work,
+    pub(crate) accesses: SmallVec<[Access; 4]>,
+    /// Processors allowed by the scope (already resolved).
+    pub(crate) procs: ProcSet,
+    /// The scope as written, for messages.
+    pub(crate) scope: &'a Scope,
+    pub(crate) priority: i64,
+    pub(crate) region: Option<Arc<RegionState>>,
+    pub(crate) ack: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The runtime's shared state.
+pub(crate) struct Shared {
+    /// Processor table: index 0 is the CPU (`None` when disabled), `d + 1` is GPU `d`.
+    pub(crate) procs: Vec<Option<ProcessorInfo>>,
+    pub(crate) devices: Vec<Arc<GpuDevice>>,
+    pub(crate) cpu: CpuPool,
+    pub(crate) placement: Box<dyn Placement>,
+    pub(crate) models: Vec<ProcessorModel>,
+    /// Predicted nanoseconds of work placed and unfinished, per processor.
+    backlog: Vec<AtomicU64>,
+    /// Tasks finished, per processor (host-access tasks are not counted).
+    pub(crate) tasks_run: Vec<AtomicU64>,
+    next_task: AtomicU64,
+    outstanding: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        procs: Vec<Option<ProcessorInfo>>,
+        devices: Vec<Arc<GpuDevice>>,
+        cpu: CpuPool,
+        placement: Box<dyn Placement>,
+        models: Vec<ProcessorModel>,
+    ) -> Shared {
+        let n = procs.len();
+        Shared {
+            procs,
+            devices,
+            cpu,
+            placement,
+            models,
+            backlog: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            tasks_run: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            next_task: AtomicU64::new(1),
+            outstanding: Mutex::new(0),
+            idle: Condvar::new(),
+        }
+    }
+
+    /// Processors enabled in this runtime.
+    pub(crate) fn all_procs(&self) -> ProcSet {
+        self.procs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some())
+            .fold(ProcSet::EMPTY, |s, (i, _)| s.with(i))
+    }
+
+    /// Blocks until no task is unfinished.
+    pub(crate) fn wait_idle(&self) {
+        let mut n = self.outstanding.lock();
+        while *n > 0 {
+            self.idle.wait(&mut n);
+        }
+    }
+
+    // ---------------------------------------------------------------- spawning
+
+    /// Creates a task, derives its dependencies and sets it going.
+    #[track_caller]
+    pub(crate) fn submit(self: &Arc<Self>, spec: TaskSpec<'_>) -> TaskRef {
+        let id = TaskId(self.next_task.fetch_add(1, Ordering::Relaxed));
+        let shapes: SmallVec<[_; 4]> = spec.accesses.iter().map(|a| a.chunk.shape()).collect();
+        let modes: SmallVec<[Mode; 4]> = spec.accesses.iter().map(|a| a.mode).collect();
+        check_aliasing(&spec);
+
+        let mut reject: Option<TaskFailure> = None;
+        let mut procs = ProcSet::EMPTY;
+        let mut cost = Default::default();
+        match &spec.work {
+            Work::Kernel(call) => {
+                check_signature(call, &spec.accesses);
+                let launch = Launch {
+                    shapes: &shapes,
+                    params: &call.params,
+                };
+                if let Some(e) = check_types(call, &spec.accesses) {
+                    reject = Some(TaskFailure::Runtime(Box::new(e)));
+                } else if let Err(e) = call.kernel.check(&launch) {
+                    reject = Some(TaskFailure::Kernel(e));
+                } else {
+                    cost = call.kernel.cost(&launch);
+                    let (ok, why) = self.capable(call, &shapes, spec.procs);
+                    procs = ok;
+                    if procs.is_empty() {
+                        reject = Some(TaskFailure::Runtime(Box::new(Error::NoProcessor {
+                            kernel: call.kernel.name().to_string(),
+                            dtype: shapes.first().map_or(crate::DType::F32, |s| s.dtype),
+                            scope: spec.scope.to_string(),
+                            reasons: if why.is_empty() {
+                                "the scope selects no processor of this runtime".to_string()
+                            } else {
+                                why.join("; ")
+                            },
+                        })));
+                    }
+                }
+            }
+            Work::Host(_) => {}
+        }
+
+        let task = Arc::new(Task {
+            id,
+            work: spec.work,
+            args: Mutex::new(
+                spec.accesses
+                    .iter()
+                    .map(|a| (a.chunk.0.clone(), a.mode))
+                    .collect(),
+            ),
+            chunk_ids: spec.accesses.iter().map(|a| a.chunk.id()).collect(),
+            shapes,
+            modes,
+            scope: procs,
+            priority: spec.priority,
+            cost,
+            region: spec.region,
+            ack: spec.ack,
+            state: Mutex::new(TaskState {
+                phase: Phase::Spawning,
+                unfinished: 0,
+                uncommitted: 0,
+                preds: SmallVec::new(),
+                succs: SmallVec::new(),
+                poisoned: None,
+                placed: None,
+                committed: None,
+                outcome: None,
+                wakers: SmallVec::new(),
+                fetches: 0,
+                fetch_error: None,
+            }),
+        });
+        if let Some(r) = &task.region {
+            r.task_spawned();
+        }
+        *self.outstanding.lock() += 1;
+
+        // Dependencies in submission order, per chunk.
+        for a in &spec.accesses {
+            let chunk = &a.chunk.0;
+            let mut deps = chunk.deps.lock();
+            let mut preds: SmallVec<[TaskRef; 4]> = SmallVec::new();
+            if let Some(w) = &deps.last_writer {
+                preds.push(w.clone());
+            }
+            if a.mode.writes() {
+                preds.extend(deps.readers.drain(..));
+                deps.last_writer = Some(task.clone());
+            } else {
+                deps.readers.retain(|r| !r.is_finished());
+                if !deps.readers.iter().any(|r| Arc::ptr_eq(r, &task)) {
+                    deps.readers.push(task.clone());
+                }
+            }
+            for p in preds {
+                if !Arc::ptr_eq(&p, &task) {
+                    add_edge(&p, &task);
+                }
+            }
+        }
+
+        match reject {
+            Some(f) => {
+                let err = self.task_error(&task, f, None);
+                self.finish(&task, Err(err));
+            }
+            None => {
+                task.state.lock().phase = Phase::Waiting;
+                self.evaluate(&task);
+            }
+        }
+        task
+    }
+
+    /// Processors of `allowed` that can run `call` on these shapes, and why others cannot.
+    fn capable(
+        &self,
+        call: &KernelCall,
+        shapes: &[crate::kernels::Shape],
+        allowed: ProcSet,
+    ) -> (ProcSet, Vec<String>) {
+        let mut ok = ProcSet::EMPTY;
+        let mut why = Vec::new();
+        for i in allowed.iter() {
+            let Some(info) = self.procs.get(i).and_then(|p| p.as_ref()) else {
+                continue;
+            };
+            if i == 0 {
+                if call.kernel.has_cpu() {
+                    ok = ok.with(i);
+                } else {
+                    why.push("cpu: the kernel has no CPU implementation".to_string());
+                }
+                continue;
+            }
+            let Some(gpu) = call.kernel.gpu() else {
+                why.push(format!(
+                    "{}: the kernel has no GPU implementation",
+                    info.processor
+                ));
+                continue;
+            };
+            let dev = &self.devices[i - 1];
+            let missing = gpu.required_caps().missing_from(dev.core.caps);
+            if !missing.is_empty() {
+                why.push(format!("{}: lacks {missing}", info.processor));
+                continue;
+            }
+            let limit = dev.core.limits.max_storage_buffer_binding_size;
+            if let Some(s) = shapes.iter().find(|s| s.bytes() as u64 > limit) {
+                why.push(format!(
+                    "{}: a {}x{} {} tile ({} bytes) exceeds its {limit}-byte binding limit",
+                    info.processor,
+                    s.rows,
+                    s.cols,
+                    s.dtype,
+                    s.bytes()
+                ));
+                continue;
+            }
+            if dev.core.lost_reason().is_some() {
+                why.push(format!("{}: device lost", info.processor));
+                continue;
+            }
+            ok = ok.with(i);
+        }
+        (ok, why)
+    }
+
+    // ---------------------------------------------------------------- progress
+
+    /// Moves `t` forward as far as its counters allow. Idempotent and safe to call from any
+    /// thread at any time.
+    pub(crate) fn evaluate(self: &Arc<Self>, t: &TaskRef) {
+        loop {
+            let mut s = t.state.lock();
+            match s.phase {
+                Phase::Waiting | Phase::Placed if s.poisoned.is_some() => {
+                    let cause = s.poisoned.unwrap_or_else(|| unreachable!());
+                    s.phase = Phase::Staging;
+                    drop(s);
+                    self.finish(t, Err(self.cancelled(t, cause)));
+                    return;
+                }
+                Phase::Waiting if s.uncommitted == 0 => {
+                    s.phase = Phase::Staging; // claimed: no other thread places it
+                    drop(s);
+                    let p = self.place(t);
+                    let mut s = t.state.lock();
+                    s.placed = Some(p);
+                    s.phase = Phase::Placed;
+                }
+                Phase::Placed => {
+                    let p = s
+                        .placed
+                        .unwrap_or_else(|| unreachable!("placed task without processor"));
+                    let ready = if p > 0 && p < HOST {
+                        let d = p - 1;
+                        s.preds.iter().all(|(_, st)| {
+                            matches!(st, PredState::Done) || *st == PredState::Committed(d)
+                        })
+                    } else {
+                        s.unfinished == 0
+                    };
+                    if !ready {
+                        return;
+                    }
+                    s.phase = Phase::Staging;
+                    drop(s);
+                    self.stage(t);
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Chooses a processor for `t` (whose predecessors are all committed or finished).
+    fn place(&self, t: &TaskRef) -> usize {
+        if matches!(t.work, Work::Host(_)) {
+            return HOST;
+        }
+        let candidates: SmallVec<[usize; 4]> = t.scope.iter().collect();
+        let chosen = if candidates.len() == 1 {
+            candidates[0]
+        } else {
+            let args = t.args.lock().clone();
+            let cands: SmallVec<[Candidate; 4]> = candidates
+                .iter()
+                .map(|&i| {
+                    let space = (i > 0).then(|| i - 1);
+                    let bytes_in: u64 = args
+                        .iter()
+                        .filter(|(_, m)| m.reads())
+                        .filter(|(c, _)| {
+                            let coh = c.coh.lock();
+                            !coh.zero && !coh.valid_in(space)
+                        })
+                        .map(|(c, _)| c.bytes() as u64)
+                        .sum();
+                    let m = &self.models[i];
+                    Candidate {
+                        processor: Processor::from_index(i),
+                        bytes_in,
+                        transfer: m.transfer(bytes_in),
+                        backlog: self.backlog[i].load(Ordering::Relaxed) as f64 * 1e-9,
+                        slots: self.procs[i].as_ref().map_or(1, |p| p.slots),
+                        run: m.run(t.cost),
+                    }
+                })
+                .collect();
+            let k = self.placement.place(&PlacementQuery {
+                task: t.id,
+                kernel: t.name(),
+                dtype: t.shapes.first().map(|s| s.dtype),
+                cost: t.cost,
+                priority: t.priority,
+                candidates: &cands,
+            });
+            candidates[k.min(candidates.len() - 1)]
+        };
+        let ns = (self.models[chosen].run(t.cost) * 1e9) as u64;
+        self.backlog[chosen].fetch_add(ns, Ordering::Relaxed);
+        chosen
+    }
+
+    /// Makes `t`'s inputs reachable from its processor, then commits and launches it.
+    fn stage(self: &Arc<Self>, t: &TaskRef) {
+        let p = t.state.lock().placed.unwrap_or_else(|| unreachable!());
+        let space = (p > 0 && p < HOST).then(|| p - 1);
+        let args = t.args.lock().clone();
+
+        // Inputs valid only on another device come to the host first.
+        t.state.lock().fetches = 1; // guard: waiters firing early cannot reach zero
+        let mut fetching = 0;
+        for (c, mode) in &args {
+            if !mode.reads() {
+                continue;
+            }
+            let mut coh = c.coh.lock();
+            if coh.zero || coh.host.is_valid() || space.is_some_and(|d| coh.dev_state(d).is_valid())
+            {
+                continue;
+            }
+            let src = coh
+                .valid_device()
+                .unwrap_or_else(|| unreachable!("{} has no valid replica", c.id));
+            fetching += 1;
+            t.state.lock().fetches += 1;
+            let waiter = {
+                let (sh, t) = (self.clone(), t.clone());
+                Box::new(move |r| sh.fetched(&t, r))
+            };
+            match &mut coh.fetching {
+                Some(w) => w.push(waiter),
+                None => {
+                    coh.fetching = Some(vec![waiter]);
+                    let buf = coh.dev[src]
+                        .buf
+                        .as_ref()
+                        .unwrap_or_else(|| unreachable!("valid replica without buffer"));
+                    let src_ref = BufRef::of(buf, c.bytes() as u64);
+                    let chunk = c.clone();
+                    drop(coh);
+                    self.devices[src].readback(Readback {
+                        src: src_ref,
+                        dst: c.host.clone(),
+                        done: Box::new(move |r| fetch_landed(&chunk, src, r)),
+                    });
+                }
+            }
+        }
+        if fetching > 0 {
+            self.fetched(t, Ok(()));
+            return;
+        }
+        t.state.lock().fetches = 0;
+        self.launch(t, p, space, args);
+    }
+
+    /// One readback for `t` has landed (or failed). When the last one is in, staging resumes
+    /// (or the task fails with the first transfer error).
+    fn fetched(self: &Arc<Self>, t: &TaskRef, r: Result<(), Error>) {
+        let failure = {
+            let mut s = t.state.lock();
+            if let Err(e) = r {
+                s.fetch_error.get_or_insert(e);
+            }
+            s.fetches -= 1;
+            if s.fetches > 0 {
+                return;
+            }
+            s.fetch_error.take()
+        };
+        match failure {
+            None => self.stage(t),
+            Some(e) => {
+                let placed = t.state.lock().placed;
+                let err = self.task_error(t, TaskFailure::Runtime(Box::new(e)), placed);
+                self.finish(t, Err(err));
+            }
+        }
+    }
+
+    /// Commits coherence for `t` on its processor and hands it over.
+    fn launch(
+        self: &Arc<Self>,
+        t: &TaskRef,
+        p: usize,
+        space: Option<usize>,
+        args: SmallVec<[(Arc<ChunkInner>, Mode); 4]>,
+    ) {
+        if let Some(cause) = t.state.lock().poisoned {
+            self.finish(t, Err(self.cancelled(t, cause)));
+            return;
+        }
+        match space {
+            None => {
+                for (c, mode) in &args {
+                    let mut coh = c.coh.lock();
+                    if mode.reads() && !coh.host.is_valid() {
+                        debug_assert!(coh.zero, "staging left {} invalid on the host", c.id);
+                        c.host.write().zero_fill(c.bytes());
+                        coh.host = ReplicaState::Shared;
+                    }
+                    if mode.writes() {
+                        if !mode.reads() {
+                            c.host.write().ensure(c.bytes());
+                        }
+                        coh.host = ReplicaState::Modified;
+                        coh.zero = false;
+                        for (d, r) in coh.dev.iter_mut().enumerate() {
+                            r.state = ReplicaState::Invalid;
+                            if let Some(b) = r.buf.take() {
+                                self.devices[d].release(b);
+                            }
+                        }
+                    }
+                }
+                t.state.lock().phase = Phase::Launched;
+                if p == HOST {
+                    self.run_host(t, &args);
+                } else {
+                    let (sh, t2) = (self.clone(), t.clone());
+                    self.cpu.push(t.priority, t.id.0, move || sh.run_cpu(&t2));
+                }
+            }
+            Some(d) => self.launch_gpu(t, d, &args),
+        }
+    }
+
+    fn launch_gpu(self: &Arc<Self>, t: &TaskRef, d: usize, args: &[(Arc<ChunkInner>, Mode)]) {
+        let dev = &self.devices[d];
+        let Work::Kernel(call) = &t.work else {
+            unreachable!("host tasks never go to a GPU")
+        };
+        // First allocate every replica, so a failed allocation leaves coherence untouched.
+        for (c, _) in args {
+            let mut coh = c.coh.lock();
+            if coh.dev_mut(d).buf.is_none() {
+                match dev.alloc_replica(c.bytes() as u64) {
+                    Ok(b) => coh.dev_mut(d).buf = Some(b),
+                    Err(e) => {
+                        drop(coh);
+                        let err =
+                            self.task_error(t, TaskFailure::Runtime(Box::new(e)), Some(d + 1));
+                        self.finish(t, Err(err));
+                        return;
+                    }
+                }
+            }
+        }
+        // Then commit: uploads or clears for inputs not valid on `d`, ownership for outputs.
+        let mut bufs: SmallVec<[BufRef; 4]> = SmallVec::new();
+        let mut uploads: SmallVec<[Upload; 2]> = SmallVec::new();
+        let mut clears: SmallVec<[BufRef; 1]> = SmallVec::new();
+        for (c, mode) in args {
+            let mut coh = c.coh.lock();
+            let zero = coh.zero;
+            let host_valid = coh.host.is_valid();
+            let r = coh.dev_mut(d);
+            let buf = BufRef::of(
+                r.buf
+                    .as_ref()
+                    .unwrap_or_else(|| unreachable!("allocated above")),
+                c.bytes() as u64,
+            );
+            if mode.reads() && !r.state.is_valid() {
+                if zero {
+                    clears.push(buf.clone());
+                } else {
+                    debug_assert!(host_valid, "staging left {} unreachable", c.id);
+                    uploads.push(Upload {
+                        src: c.host.clone(),
+                        dst: buf.clone(),
+                    });
+                }
+                r.state = ReplicaState::Shared;
+                if coh.host == ReplicaState::Modified {
+                    coh.host = ReplicaState::Shared;
+                }
+            }
+            if mode.writes() {
+                coh.dev_mut(d).state = ReplicaState::Modified;
+                coh.host = ReplicaState::Invalid;
+                coh.zero = false;
+                for (e, r) in coh.dev.iter_mut().enumerate() {
+                    if e != d {
+                        r.state = ReplicaState::Invalid;
+                        if let Some(b) = r.buf.take() {
+                            self.devices[e].release(b);
+                        }
+                    }
+                }
+            }
+            bufs.push(buf);
+        }
+        let gpu = call
+            .kernel
+            .gpu()
+            .unwrap_or_else(|| unreachable!("placed on a GPU without a GPU impl"));
+        let launch = Launch {
+            shapes: &t.shapes,
+            params: &call.params,
+        };
+        let job = GpuJob {
+            kernel: call.kernel.clone(),
+            modes: t.modes.clone(),
+            args: bufs,
+            uploads,
+            clears,
+            uniform: gpu.uniform_bytes(&launch),
+            grid: gpu.dispatch.grid(&launch),
+            done: {
+                let (sh, t) = (self.clone(), t.clone());
+                Box::new(move |r: Result<(), TaskFailure>| {
+                    let r = r.map_err(|f| sh.task_error(&t, f, Some(d + 1)));
+                    sh.finish(&t, r);
+                })
+            },
+        };
+        t.state.lock().phase = Phase::Launched;
+        dev.submit(job);
+        // Only now, with the job in the device's queue, may successors follow it there.
+        let succs = {
+            let mut s = t.state.lock();
+            if s.phase == Phase::Finished {
+                return;
+            }
+            s.committed = Some(d);
+            s.succs.clone()
+        };
+        for s in succs {
+            defer(self, Note::Committed(s, t.id, d));
+        }
+    }
+
+    fn run_host(self: &Arc<Self>, t: &TaskRef, args: &[(Arc<ChunkInner>, Mode)]) {
+        let Work::Host(op) = &t.work else {
+            unreachable!()
+        };
+        let op = op
+            .lock()
+            .take()
+            .unwrap_or_else(|| unreachable!("host op runs once"));
+        let hosts: SmallVec<[_; 4]> = args.iter().map(|(c, _)| c.host.clone()).collect();
+        let r = op(&hosts);
+        self.finish(t, r);
+    }
+
+    fn run_cpu(self: &Arc<Self>, t: &TaskRef) {
+        let Work::Kernel(call) = &t.work else {
+            unreachable!()
+        };
+        let cpu = call
+            .kernel
+            .0
+            .cpu
+            .clone()
+            .unwrap_or_else(|| unreachable!("placed on the CPU without a CPU impl"));
+        let args = t.args.lock().clone();
+        enum Guard<'a> {
+            R(parking_lot::RwLockReadGuard<'a, crate::host::HostBytes>),
+            W(parking_lot::RwLockWriteGuard<'a, crate::host::HostBytes>),
+        }
+        let result = {
+            let mut guards: SmallVec<[Guard<'_>; 4]> = args
+                .iter()
+                .map(|(c, m)| {
+                    if m.writes() {
+                        Guard::W(c.host.write())
+                    } else {
+                        Guard::R(c.host.read_recursive())
+                    }
+                })
+                .collect();
+            let slots = guards
+                .iter_mut()
+                .map(|g| match g {
+                    Guard::R(g) => Slot::Shared(g.bytes()),
+                    Guard::W(g) => Slot::Exclusive(Some(g.bytes_mut())),
+                })
+                .collect();
+            let mut task = CpuTask {
+                kernel: call.kernel.name(),
+                shapes: &t.shapes,
+                params: &call.params,
+                slots,
+                threads: 1,
+            };
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu(&mut task)))
+                .unwrap_or_else(|p| Err(crate::error::KernelError::Panicked(panic_message(&p))))
+        };
+        let r = result.map_err(|k| self.task_error(t, TaskFailure::Kernel(k), Some(0)));
+        self.finish(t, r);
+    }
+
+    // ---------------------------------------------------------------- completion
+
+    /// Records `t`'s outcome, releases it, and tells its successors.
+    pub(crate) fn finish(self: &Arc<Self>, t: &TaskRef, outcome: Result<(), Error>) {
+        let (succs, wakers, outcome, placed) = {
+            let mut s = t.state.lock();
+            if s.phase == Phase::Finished {
+                return;
+            }
+            let outcome = match (s.poisoned, outcome) {
+                // It ran (queued behind a predecessor on its device) but that predecessor
+                // failed: its result is meaningless.
+                (Some(cause), _) if cause != t.id => Err(self.cancelled(t, cause)),
+                (_, o) => o,
+            };
+            s.phase = Phase::Finished;
+            s.outcome = Some(outcome.clone());
+            (
+                std::mem::take(&mut s.succs),
+                std::mem::take(&mut s.wakers),
+                outcome,
+                s.placed,
+            )
+        };
+        if let Some(p) = placed.filter(|&p| p < HOST) {
+            let ns = (self.models[p].run(t.cost) * 1e9) as u64;
+            let _ = self.backlog[p].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(ns))
+            });
+            if outcome.is_ok() {
+                self.tasks_run[p].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // Take the arguments: a finished task must not keep chunks (and through them the
+        // runtime) alive from a chunk's dependency frontier. They are dropped last.
+        let args = std::mem::take(&mut *t.args.lock());
+        if let Err(e) = &outcome {
+            if t.region.is_none() && !matches!(e, Error::Cancelled { .. }) {
+                tracing::debug!("{e}");
+            }
+        }
+        let cause = match &outcome {
+            Ok(()) => None,
+            Err(Error::Cancelled { cause, .. }) => Some(*cause),
+            Err(_) => Some(t.id),
+        };
+        if let Some(r) = &t.region {
+            r.task_finished(t.id, &outcome);
+        }
+        for s in succs {
+            defer(self, Note::Done(s, t.id, cause));
+        }
+        for w in wakers {
+            w.wake();
+        }
+        {
+            let mut n = self.outstanding.lock();
+            *n -= 1;
+            if *n == 0 {
+                self.idle.notify_all();
+            }
+        }
+        drop(args);
+    }
+
+    fn pred_done(self: &Arc<Self>, s: &TaskRef, pred: TaskId, cause: Option<TaskId>) {
+        {
+            let mut st = s.state.lock();
+            if st.phase == Phase::Finished {
+                return;
+            }
+            if let Some(entry) = st.preds.iter_mut().find(|(id, _)| *id == pred) {
+                let was = entry.1;
+                entry.1 = PredState::Done;
+                if was == PredState::Pending {
+                    st.uncommitted -= 1;
+                }
+                if was != PredState::Done {
+                    st.unfinished -= 1;
+                }
+            }
+            if let Some(c) = cause {
+                st.poisoned.get_or_insert(c);
+            }
+        }
+        self.evaluate(s);
+    }
+
+    fn pred_committed(self: &Arc<Self>, s: &TaskRef, pred: TaskId, d: usize) {
+        {
+            let mut st = s.state.lock();
+            if st.phase == Phase::Finished {
+                return;
+            }
+            match st.preds.iter_mut().find(|(id, _)| *id == pred) {
+                Some(entry) if entry.1 == PredState::Pending => {
+                    entry.1 = PredState::Committed(d);
+                    st.uncommitted -= 1;
+                }
+                _ => return,
+            }
+        }
+        self.evaluate(s);
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    pub(crate) fn task_error(&self, t: &Task, source: TaskFailure, proc: Option<usize>) -> Error {
+        let processor = proc.filter(|&p| p < HOST).map(|p| {
+            self.procs
+                .get(p)
+                .and_then(|i| i.as_ref())
+                .map_or_else(|| Processor::from_index(p).to_string(), |i| i.name.clone())
+        });
+        Error::Task(Box::new(TaskError {
+            task: t.id,
+            kernel: t.name().to_string(),
+            chunks: t.chunk_ids.to_vec(),
+            processor,
+            source,
+        }))
+    }
+
+    fn cancelled(&self, t: &Task, cause: TaskId) -> Error {
+        Error::Cancelled {
+            task: t.id,
+            kernel: t.name().to_string(),
+            cause,
+        }
+    }
+}
+
+/// A notification to a successor, delivered by [`defer`].
+enum Note {
+    Done(TaskRef, TaskId, Option<TaskId>),
+    Committed(TaskRef, TaskId, usize),
+}
+
+thread_local! {
+    static NOTES: std::cell::RefCell<Option<std::collections::VecDeque<(Arc<Shared>, Note)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Delivers `note`, iteratively: a notification that finishes or launches a task whose
+/// successors are then notified queues those notifications instead of recursing, so a long
+/// chain (a cancelled chain, or tasks following each other into one device stream) cannot
+/// overflow the stack.
+fn defer(sh: &Arc<Shared>, note: Note) {
+    let outermost = NOTES.with(|q| {
+        let mut q = q.borrow_mut();
+        match q.as_mut() {
+            Some(q) => {
+                q.push_back((sh.clone(), note));
+                None
+            }
+            None => {
+                *q = Some(std::collections::VecDeque::new());
+                Some(note)
+            }
+        }
+    });
+    let Some(first) = outermost else { return };
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            NOTES.with(|q| *q.borrow_mut() = None);
+        }
+    }
+    let _reset = Reset;
+    let deliver = |sh: &Arc<Shared>, n: Note| match n {
+        Note::Done(s, p, c) => sh.pred_done(&s, p, c),
+        Note::Committed(s, p, d) => sh.pred_committed(&s, p, d),
+    };
+    deliver(sh, first);
+    while let Some((sh, n)) = NOTES.with(|q| q.borrow_mut().as_mut().and_then(|q| q.pop_front())) {
+        deliver(&sh, n);
+    }
+}
+
+/// A readback of `chunk` from device `src` has landed in host memory (or failed).
+fn fetch_landed(chunk: &Arc<ChunkInner>, src: usize, r: Result<(), Error>) {
+    let waiters = {
+        let mut coh = chunk.coh.lock();
+        if r.is_ok() {
+            coh.host = ReplicaState::Shared;
+            if coh.dev_state(src) == ReplicaState::Modified {
+                coh.dev_mut(src).state = ReplicaState::Shared;
+            }
+        }
+        coh.fetching.take().unwrap_or_default()
+    };
+    for w in waiters {
+        w(r.clone());
+    }
+}
+
+/// Adds the edge `p -> t` unless `p` has finished (then a failure it has not reported yet
+/// poisons `t`).
+fn add_edge(p: &TaskRef, t: &TaskRef) {
+    let mut ps = p.state.lock();
+    if ps.phase == Phase::Finished {
+        if let Some(Err(e)) = &ps.outcome
+            && !p.ack.load(Ordering::Acquire)
+        {
+            let cause = match e {
+                Error::Cancelled { cause, .. } => *cause,
+                _ => p.id,
+            };
+            t.state.lock().poisoned.get_or_insert(cause);
+        }
+        return;
+    }
+    let mut ts = t.state.lock();
+    if ts.preds.iter().any(|(id, _)| *id == p.id) {
+        return;
+    }
+    let st = match ps.committed {
+        Some(d) => PredState::Committed(d),
+        None => PredState::Pending,
+    };
+    ts.preds.push((p.id, st));
+    ts.unfinished += 1;
+    if st == PredState::Pending {
+        ts.uncommitted += 1;
+    }
+    drop(ts);
+    ps.succs.push(t.clone());
+}
+
+#[track_caller]
+fn check_aliasing(spec: &TaskSpec<'_>) {
+    for (i, a) in spec.accesses.iter().enumerate() {
+        for b in &spec.accesses[..i] {
+            if a.chunk.id() == b.chunk.id() && (a.mode.writes() || b.mode.writes()) {
+                panic!(
+                    "task `{}` passes {} twice ({} and {}): a written chunk may appear only once",
+                    spec.work.name(),
+                    a.chunk.id(),
+                    b.mode,
+                    a.mode
+                );
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn check_signature(call: &KernelCall, accesses: &[Access]) {
+    let k = &call.kernel;
+    assert!(
+        accesses.len() == k.args().len(),
+        "kernel `{}` takes {} arguments, got {}",
+        k.name(),
+        k.args().len(),
+        accesses.len()
+    );
+    for (i, (a, spec)) in accesses.iter().zip(k.args()).enumerate() {
+        assert!(
+            a.mode == spec.mode,
+            "argument {i} of kernel `{}` must be a {} access, got {}",
+            k.name(),
+            spec.mode,
+            a.mode
+        );
+    }
+}
+
+fn check_types(call: &KernelCall, accesses: &[Access]) -> Option<Error> {
+    let k = &call.kernel;
+    accesses
+        .iter()
+        .zip(k.args())
+        .enumerate()
+        .find(|(_, (a, spec))| a.chunk.dtype() != spec.dtype)
+        .map(|(i, (a, spec))| Error::ShapeMismatch {
+            op: k.name().to_string(),
+            detail: format!(
+                "argument {i} must hold {}, {} holds {}",
+                spec.dtype,
+                a.chunk.id(),
+                a.chunk.dtype()
+            ),
+        })
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}
