@@ -1,0 +1,6 @@
+//! Integration tests of the public API, as one binary sharing its GPU runtimes.
+//!
+//! GPU tests run on lavapipe in CI (`TESSERA_REQUIRE_GPU=1` makes a missing adapter a failure).
+
+mod common;
+mod serial_equivalence;
