@@ -4,3 +4,4 @@
 
 mod common;
 mod serial_equivalence;
+mod elementwise;

@@ -1,0 +1,2 @@
+//! The built-in elementwise kernels (fill, copy, scale, axpy) for every element type, on the
+//! CPU and on GPUs. (Being written.)
