@@ -92,3 +92,8 @@ pub mod prelude {
         Chunk, DType, Error, Kernel, Read, ReadWrite, Result, Runtime, Scope, TaskHandle, Write,
     };
 }
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -3,5 +3,5 @@
 //! GPU tests run on lavapipe in CI (`TESSERA_REQUIRE_GPU=1` makes a missing adapter a failure).
 
 mod common;
-mod serial_equivalence;
 mod elementwise;
+mod serial_equivalence;

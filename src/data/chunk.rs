@@ -60,11 +60,22 @@ pub(crate) struct DevReplica {
     pub(crate) buf: Option<PooledBuffer>,
 }
 
-/// Datadeps frontier of a chunk.
-#[derive(Default)]
+/// Datadeps frontier of a chunk: the last writer, and the readers spawned since.
 pub(crate) struct Deps {
     pub(crate) last_writer: Option<TaskRef>,
     pub(crate) readers: SmallVec<[TaskRef; 4]>,
+    /// Length of `readers` at which finished readers are next pruned.
+    pub(crate) prune_at: usize,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps {
+            last_writer: None,
+            readers: SmallVec::new(),
+            prune_at: 8,
+        }
+    }
 }
 
 pub(crate) type FetchWaiter = Box<dyn FnOnce(Result<(), Error>) + Send>;

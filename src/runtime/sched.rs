@@ -13,7 +13,7 @@
 //! state while taking a chunk lock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 use smallvec::SmallVec;
@@ -42,7 +42,7 @@ pub(crate) struct TaskSpec<'a> {
     pub(crate) scope: &'a Scope,
     pub(crate) priority: i64,
     pub(crate) region: Option<Arc<RegionState>>,
-    pub(crate) ack: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) ack: Arc<AtomicBool>,
 }
 
 /// The runtime's shared state.
@@ -164,6 +164,7 @@ impl Shared {
             cost,
             region: spec.region,
             ack: spec.ack,
+            finished: AtomicBool::new(false),
             state: Mutex::new(TaskState {
                 phase: Phase::Spawning,
                 unfinished: 0,
@@ -196,8 +197,13 @@ impl Shared {
                 preds.extend(deps.readers.drain(..));
                 deps.last_writer = Some(task.clone());
             } else {
-                deps.readers.retain(|r| !r.is_finished());
-                if !deps.readers.iter().any(|r| Arc::ptr_eq(r, &task)) {
+                // Finished readers are pruned when the list has doubled since the last
+                // pruning, which keeps spawning amortised O(1) with many concurrent readers.
+                if deps.readers.len() >= deps.prune_at {
+                    deps.readers.retain(|r| !r.is_finished());
+                    deps.prune_at = (2 * deps.readers.len()).max(8);
+                }
+                if !deps.readers.last().is_some_and(|r| Arc::ptr_eq(r, &task)) {
                     deps.readers.push(task.clone());
                 }
             }
@@ -681,6 +687,7 @@ impl Shared {
             };
             s.phase = Phase::Finished;
             s.outcome = Some(outcome.clone());
+            t.finished.store(true, Ordering::Release);
             (
                 std::mem::take(&mut s.succs),
                 std::mem::take(&mut s.wakers),

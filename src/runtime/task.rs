@@ -224,13 +224,15 @@ pub(crate) struct Task {
     /// cancels tasks spawned later.
     pub(crate) ack: Arc<AtomicBool>,
     pub(crate) state: Mutex<TaskState>,
+    /// Set (after `state.phase` becomes `Finished`) for lock-free checks.
+    pub(crate) finished: AtomicBool,
 }
 
 pub(crate) type TaskRef = Arc<Task>;
 
 impl Task {
     pub(crate) fn is_finished(&self) -> bool {
-        self.state.lock().phase == Phase::Finished
+        self.finished.load(Ordering::Acquire)
     }
 
     pub(crate) fn name(&self) -> &str {
