@@ -28,11 +28,6 @@ impl HostBytes {
         h
     }
 
-    /// Whether storage has been allocated.
-    pub(crate) fn is_allocated(&self) -> bool {
-        !self.words.is_empty() || self.len == 0
-    }
-
     /// Makes sure storage for `len` bytes exists (zero-filled when new).
     pub(crate) fn ensure(&mut self, len: usize) {
         if self.len != len || self.words.len() != len.div_ceil(8) {
@@ -65,10 +60,6 @@ impl HostBytes {
     /// If the length is not a multiple of `size_of::<T>()` (an internal invariant).
     pub(crate) fn as_slice<T: Pod>(&self) -> &[T] {
         bytemuck::cast_slice(self.bytes())
-    }
-
-    pub(crate) fn as_slice_mut<T: Pod>(&mut self) -> &mut [T] {
-        bytemuck::cast_slice_mut(self.bytes_mut())
     }
 }
 

@@ -82,9 +82,4 @@ impl CpuPool {
             }
         });
     }
-
-    /// Runs `f` inside the pool (so rayon parallelism in `f` uses the pool's threads).
-    pub(crate) fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        self.pool.install(f)
-    }
 }

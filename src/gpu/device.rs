@@ -110,7 +110,7 @@ impl GpuDevice {
 
     /// Queues a dispatch behind everything forwarded before it.
     pub(crate) fn submit(&self, job: GpuJob) {
-        if let Err(e) = self.tx.send(Msg::Job(job)) {
+        if let Err(e) = self.tx.send(Msg::Job(Box::new(job))) {
             let Msg::Job(job) = e.0 else { unreachable!() };
             (job.done)(Err(TaskFailure::Runtime(Box::new(Error::Shutdown(
                 format!("{} is shut down", self.core.label),

@@ -95,7 +95,8 @@ pub(crate) fn size_class(bytes: u64) -> u64 {
     if bytes <= 64 * 1024 {
         return bytes.next_power_of_two();
     }
-    let step = bytes.next_power_of_two() / 8;
+    // An eighth of the largest power of two not above `bytes`: waste below 12.5%.
+    let step = (1u64 << (63 - bytes.leading_zeros())) / 8;
     bytes.next_multiple_of(step)
 }
 

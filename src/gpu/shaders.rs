@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 /// `shaders/elementwise.wgsl`, owned by `gpu/kernels/elementwise.rs`.
 pub(crate) const ELEMENTWISE: &str = include_str!("../../shaders/elementwise.wgsl");
 
-/// Every built-in shader family: its name, its source, and the element types it is built for.
+/// Every built-in shader family: its name, its source, and the element types it is built for
+/// (what the naga test translates).
+#[cfg(test)]
 pub(crate) const FAMILIES: &[(&str, &str, &[DType])] = &[("elementwise", ELEMENTWISE, &DType::ALL)];
 
 /// The prelude defining `T` and `t_mul` for `dtype`.

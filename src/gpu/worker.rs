@@ -85,7 +85,7 @@ pub(crate) struct Readback {
 }
 
 pub(crate) enum Msg {
-    Job(GpuJob),
+    Job(Box<GpuJob>),
     Readback(Readback),
     Shutdown,
 }
@@ -134,7 +134,7 @@ struct ReadbackRecord {
 }
 
 /// A submitted batch, owned by the poller until it completes.
-struct Batch {
+pub(crate) struct Batch {
     index: Option<wgpu::SubmissionIndex>,
     jobs: Vec<JobRecord>,
     readbacks: Vec<ReadbackRecord>,
@@ -174,7 +174,7 @@ pub(crate) fn worker_loop(
         let mut readbacks = Vec::new();
         for m in msgs {
             match m {
-                Msg::Job(j) => jobs.push(j),
+                Msg::Job(j) => jobs.push(*j),
                 Msg::Readback(r) => readbacks.push(r),
                 Msg::Shutdown => shutting_down = true,
             }

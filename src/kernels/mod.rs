@@ -10,7 +10,6 @@ pub(crate) mod params;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use cpu_task::Slot;
 pub use cpu_task::{CpuTask, TileMut, TileRef};
@@ -120,7 +119,6 @@ pub(crate) struct KernelDef {
     check: Option<CheckFn>,
     pub(crate) cpu: Option<CpuFn>,
     pub(crate) gpu: Option<Arc<GpuKernel>>,
-    pub(crate) id: u64,
 }
 
 /// A kernel descriptor. Cheap to clone (reference counted).
@@ -247,10 +245,6 @@ impl Kernel {
             None => Ok(()),
         }
     }
-
-    pub(crate) fn id(&self) -> u64 {
-        self.0.id
-    }
 }
 
 /// A kernel with its parameters bound: what a task runs.
@@ -374,7 +368,6 @@ impl KernelBuilder {
     /// arguments; [`Error::Shader`] when the WGSL does not parse or validate, or lacks the
     /// entry point.
     pub fn build(self) -> Result<Kernel> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         if self.cpu.is_none() && self.gpu.is_none() {
             return Err(Error::Config(format!(
                 "kernel `{}` has neither a CPU nor a GPU implementation",
@@ -393,7 +386,6 @@ impl KernelBuilder {
             check: self.check,
             cpu: self.cpu,
             gpu,
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })))
     }
 }

@@ -36,14 +36,8 @@ impl Processor {
         }
     }
 
-    /// Index in a runtime's processor table: 0 is the CPU, `d + 1` is GPU `d`.
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Processor::Cpu => 0,
-            Processor::Gpu(d) => d.0 + 1,
-        }
-    }
-
+    /// The processor at index `i` of a runtime's processor table: 0 is the CPU, `d + 1` is
+    /// GPU `d`.
     pub(crate) fn from_index(i: usize) -> Processor {
         if i == 0 {
             Processor::Cpu

@@ -111,7 +111,7 @@ impl Region<'_> {
         f: impl FnOnce(&mut CpuTask<'_>) -> Result<(), KernelError> + Send + 'static,
     ) -> TaskId {
         let accesses = accesses.into_accesses();
-        let call = crate::runtime::closure_kernel(name, &accesses, move |t| f(t).map(|()| ()));
+        let call = crate::runtime::closure_kernel(name, &accesses, f);
         self.task(call.0).spawn(accesses)
     }
 

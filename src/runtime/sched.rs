@@ -27,7 +27,7 @@ use crate::runtime::placement::{Candidate, Placement, PlacementQuery, ProcessorM
 use crate::runtime::processor::{ProcSet, Processor, ProcessorInfo};
 use crate::runtime::region::RegionState;
 use crate::runtime::scope::Scope;
-use crate::runtime::task::{Access, Phase, PredState, Task, TaskRef, TaskState, Work};
+use crate::runtime::task::{Access, Args, Phase, PredState, Task, TaskRef, TaskState, Work};
 
 /// Processor index used for host-access tasks (run inline, never placed).
 pub(crate) const HOST: usize = 64;
@@ -83,15 +83,6 @@ impl Shared {
             outstanding: Mutex::new(0),
             idle: Condvar::new(),
         }
-    }
-
-    /// Processors enabled in this runtime.
-    pub(crate) fn all_procs(&self) -> ProcSet {
-        self.procs
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.is_some())
-            .fold(ProcSet::EMPTY, |s, (i, _)| s.with(i))
     }
 
     /// Blocks until no task is unfinished.
@@ -458,13 +449,7 @@ impl Shared {
     }
 
     /// Commits coherence for `t` on its processor and hands it over.
-    fn launch(
-        self: &Arc<Self>,
-        t: &TaskRef,
-        p: usize,
-        space: Option<usize>,
-        args: SmallVec<[(Arc<ChunkInner>, Mode); 4]>,
-    ) {
+    fn launch(self: &Arc<Self>, t: &TaskRef, p: usize, space: Option<usize>, args: Args) {
         if let Some(cause) = t.state.lock().poisoned {
             self.finish(t, Err(self.cancelled(t, cause)));
             return;
@@ -707,10 +692,11 @@ impl Shared {
         // Take the arguments: a finished task must not keep chunks (and through them the
         // runtime) alive from a chunk's dependency frontier. They are dropped last.
         let args = std::mem::take(&mut *t.args.lock());
-        if let Err(e) = &outcome {
-            if t.region.is_none() && !matches!(e, Error::Cancelled { .. }) {
-                tracing::debug!("{e}");
-            }
+        if let Err(e) = &outcome
+            && t.region.is_none()
+            && !matches!(e, Error::Cancelled { .. })
+        {
+            tracing::debug!("{e}");
         }
         let cause = match &outcome {
             Ok(()) => None,
@@ -809,9 +795,10 @@ enum Note {
     Committed(TaskRef, TaskId, usize),
 }
 
+type NoteQueue = std::cell::RefCell<Option<std::collections::VecDeque<(Arc<Shared>, Note)>>>;
+
 thread_local! {
-    static NOTES: std::cell::RefCell<Option<std::collections::VecDeque<(Arc<Shared>, Note)>>> =
-        const { std::cell::RefCell::new(None) };
+    static NOTES: NoteQueue = const { std::cell::RefCell::new(None) };
 }
 
 /// Delivers `note`, iteratively: a notification that finishes or launches a task whose

@@ -212,7 +212,7 @@ pub(crate) struct Task {
     pub(crate) work: Work,
     /// The arguments; taken when the task finishes so chunks and tasks do not keep each other
     /// alive.
-    pub(crate) args: Mutex<SmallVec<[(Arc<ChunkInner>, Mode); 4]>>,
+    pub(crate) args: Mutex<Args>,
     pub(crate) shapes: SmallVec<[Shape; 4]>,
     pub(crate) chunk_ids: SmallVec<[ChunkId; 4]>,
     pub(crate) modes: SmallVec<[Mode; 4]>,
@@ -229,6 +229,9 @@ pub(crate) struct Task {
 }
 
 pub(crate) type TaskRef = Arc<Task>;
+
+/// A task's arguments: chunks and access modes, in order.
+pub(crate) type Args = SmallVec<[(Arc<ChunkInner>, Mode); 4]>;
 
 impl Task {
     pub(crate) fn is_finished(&self) -> bool {
