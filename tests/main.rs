@@ -4,4 +4,5 @@
 
 mod common;
 mod elementwise;
+mod errors;
 mod serial_equivalence;

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -74,6 +74,11 @@ pub(crate) struct GpuJob {
     pub(crate) clears: SmallVec<[BufRef; 1]>,
     pub(crate) uniform: Vec<u8>,
     pub(crate) grid: [u32; 3],
+    /// Set when this job fails while being recorded (or with its batch), so that jobs queued
+    /// behind it that depend on it are skipped instead of computing on garbage.
+    pub(crate) failed: Arc<AtomicBool>,
+    /// Failure flags of the jobs ahead of this one in the stream that it depends on.
+    pub(crate) after: SmallVec<[Arc<AtomicBool>; 2]>,
     pub(crate) done: JobDone,
 }
 
@@ -124,6 +129,26 @@ struct JobRecord {
     status_offset: Option<usize>,
     done: JobDone,
     failed: Option<TaskFailure>,
+    flag: Arc<AtomicBool>,
+    after: SmallVec<[Arc<AtomicBool>; 2]>,
+}
+
+impl JobRecord {
+    /// Fails the job (once) and raises its flag for the jobs queued behind it.
+    fn fail(&mut self, f: TaskFailure) {
+        self.flag.store(true, Ordering::Release);
+        self.failed.get_or_insert(f);
+    }
+
+    /// Whether a job this one depends on has failed; if so, this one fails too.
+    fn skip_if_after_failed(&mut self, device: &str) -> bool {
+        if self.failed.is_none() && self.after.iter().any(|f| f.load(Ordering::Acquire)) {
+            self.fail(TaskFailure::Runtime(Box::new(Error::Config(format!(
+                "skipped: a task it follows on {device} failed"
+            )))));
+        }
+        self.failed.is_some()
+    }
 }
 
 struct ReadbackRecord {
@@ -270,16 +295,18 @@ fn record(
         for c in &job.clears {
             encoder.clear_buffer(&c.buffer, 0, Some(c.binding_size()));
         }
-        let failed = pipeline
-            .as_ref()
-            .err()
-            .map(|e| TaskFailure::Runtime(Box::new(e.clone())));
-        records.push(JobRecord {
+        let mut record = JobRecord {
             kernel: job.kernel.clone(),
             status_offset,
             done: job.done,
-            failed,
-        });
+            failed: None,
+            flag: job.failed,
+            after: job.after,
+        };
+        if let Err(e) = &pipeline {
+            record.fail(TaskFailure::Runtime(Box::new(e.clone())));
+        }
+        records.push(record);
         prepared.push((
             job.kernel,
             job.args,
@@ -337,7 +364,7 @@ fn record(
     // Pass 2: bind groups, each in its own validation scope so a bad one fails only its job.
     let mut dispatches = Vec::with_capacity(prepared.len());
     for (i, (kernel, args, grid, pipeline, uniform_offset)) in prepared.into_iter().enumerate() {
-        if records[i].failed.is_some() || batch_error.is_some() {
+        if batch_error.is_some() || records[i].skip_if_after_failed(&core.label) {
             continue;
         }
         let Some(pipeline) = pipeline else { continue };
@@ -355,7 +382,7 @@ fn record(
         }
         if gpu.has_uniform {
             let (Some(buf), Some((off, len))) = (&uniform, uniform_offset) else {
-                records[i].failed = Some(TaskFailure::Runtime(Box::new(Error::Config(format!(
+                records[i].fail(TaskFailure::Runtime(Box::new(Error::Config(format!(
                     "kernel `{}` expects a uniform but its encoder produced no bytes",
                     kernel.name()
                 )))));
@@ -384,7 +411,7 @@ fn record(
         }
         let limit = core.limits.max_compute_workgroups_per_dimension;
         if grid.iter().any(|&g| g > limit) {
-            records[i].failed = Some(TaskFailure::Runtime(Box::new(Error::Config(format!(
+            records[i].fail(TaskFailure::Runtime(Box::new(Error::Config(format!(
                 "kernel `{}` dispatches {grid:?} workgroups; {} allows at most {limit} per dimension",
                 kernel.name(),
                 core.label
@@ -398,7 +425,7 @@ fn record(
             entries: &entries,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            records[i].failed = Some(TaskFailure::Runtime(Box::new(Error::Gpu(
+            records[i].fail(TaskFailure::Runtime(Box::new(Error::Gpu(
                 GpuError::Validation {
                     device: core.label.clone(),
                     message: e.to_string(),
@@ -464,6 +491,10 @@ fn record(
     let pending = Arc::new(AtomicUsize::new(1));
     let map_error = Arc::new(Mutex::new(None));
     let index = if batch_error.is_none() {
+        // Submitting and mapping fail only on a lost device; keep those errors away from the
+        // uncaptured-error handler (an embedding application's may panic).
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let index = core.queue.submit([command_buffer]);
         belt.recall();
         let (p, ev) = (pending.clone(), events.clone());
@@ -486,12 +517,26 @@ fn record(
                 let _ = ev.send(Event::Progress);
             });
         }
+        let validation = pollster::block_on(validation.pop());
+        let oom = pollster::block_on(oom.pop());
+        if let Some(e) = validation.or(oom) {
+            batch_error.get_or_insert(Error::Gpu(GpuError::Validation {
+                device: core.label.clone(),
+                message: e.to_string(),
+            }));
+        }
         Some(index)
     } else {
         belt.recall();
         pending.store(0, Ordering::Release);
         None
     };
+
+    if batch_error.is_some() {
+        for r in &records {
+            r.flag.store(true, Ordering::Release);
+        }
+    }
 
     Batch {
         index,
@@ -555,7 +600,10 @@ pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflig
         }) {
             Ok(_) | Err(wgpu::PollError::Timeout) => {}
             Err(e) => {
-                tracing::warn!(device = %core.label, "poll failed: {e}");
+                // The submission never reached the GPU (a lost device): a plain poll still runs
+                // the callbacks, including the device-lost one checked above.
+                tracing::debug!(device = %core.label, "poll failed: {e}");
+                let _ = core.device.poll(wgpu::PollType::Poll);
             }
         }
         // Callbacks may be running on another thread (a submit); give them a moment.
@@ -583,8 +631,19 @@ fn fail_batch(core: &DeviceCore, b: Batch, reason: &str) {
 }
 
 fn finish(core: &DeviceCore, b: Batch) {
+    // Reading and unmapping on a lost device raise validation errors; they are ours to handle.
+    let scope = core.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    finish_batch(core, b);
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        tracing::debug!(device = %core.label, "while finishing a batch: {e}");
+    }
+}
+
+fn finish_batch(core: &DeviceCore, b: Batch) {
     let map_error = b.map_error.lock().take();
-    let batch_error = b.batch_error.or_else(|| {
+    // A destroyed or lost device accepts submissions and completes them without running them.
+    let lost = core.lost_reason().map(|r| lost_error(core, &r));
+    let batch_error = b.batch_error.or(lost).or_else(|| {
         map_error.map(|m| {
             Error::Gpu(GpuError::Map {
                 device: core.label.clone(),

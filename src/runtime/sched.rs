@@ -302,8 +302,10 @@ impl Shared {
                         .unwrap_or_else(|| unreachable!("placed task without processor"));
                     let ready = if p > 0 && p < HOST {
                         let d = p - 1;
-                        s.preds.iter().all(|(_, st)| {
-                            matches!(st, PredState::Done) || *st == PredState::Committed(d)
+                        s.preds.iter().all(|(_, st)| match st {
+                            PredState::Done => true,
+                            PredState::Committed(e, _) => *e == d,
+                            PredState::Pending => false,
                         })
                     } else {
                         s.unfinished == 0
@@ -563,6 +565,20 @@ impl Shared {
             shapes: &t.shapes,
             params: &call.params,
         };
+        // Work queued ahead of this task on `d` that it depends on: if the worker fails any of
+        // it while recording, this task is skipped too.
+        let (flag, after) = {
+            let s = t.state.lock();
+            let after = s
+                .preds
+                .iter()
+                .filter_map(|(_, st)| match st {
+                    PredState::Committed(_, f) => Some(f.clone()),
+                    _ => None,
+                })
+                .collect();
+            (Arc::new(AtomicBool::new(false)), after)
+        };
         let job = GpuJob {
             kernel: call.kernel.clone(),
             modes: t.modes.clone(),
@@ -571,6 +587,8 @@ impl Shared {
             clears,
             uniform: gpu.uniform_bytes(&launch),
             grid: gpu.dispatch.grid(&launch),
+            failed: flag.clone(),
+            after,
             done: {
                 let (sh, t) = (self.clone(), t.clone());
                 Box::new(move |r: Result<(), TaskFailure>| {
@@ -581,17 +599,22 @@ impl Shared {
         };
         t.state.lock().phase = Phase::Launched;
         dev.submit(job);
+        // A kernel that reports failures through status words is only known to have succeeded
+        // when its batch completes; its successors wait for that rather than run behind it.
+        if gpu.status.is_some() {
+            return;
+        }
         // Only now, with the job in the device's queue, may successors follow it there.
         let succs = {
             let mut s = t.state.lock();
             if s.phase == Phase::Finished {
                 return;
             }
-            s.committed = Some(d);
+            s.committed = Some((d, flag.clone()));
             s.succs.clone()
         };
         for s in succs {
-            defer(self, Note::Committed(s, t.id, d));
+            defer(self, Note::Committed(s, t.id, d, flag.clone()));
         }
     }
 
@@ -649,7 +672,7 @@ impl Shared {
                 threads: 1,
             };
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu(&mut task)))
-                .unwrap_or_else(|p| Err(crate::error::KernelError::Panicked(panic_message(&p))))
+                .unwrap_or_else(|p| Err(crate::error::KernelError::Panicked(panic_message(&*p))))
         };
         let r = result.map_err(|k| self.task_error(t, TaskFailure::Kernel(k), Some(0)));
         self.finish(t, r);
@@ -729,12 +752,11 @@ impl Shared {
                 return;
             }
             if let Some(entry) = st.preds.iter_mut().find(|(id, _)| *id == pred) {
-                let was = entry.1;
-                entry.1 = PredState::Done;
-                if was == PredState::Pending {
+                let was = std::mem::replace(&mut entry.1, PredState::Done);
+                if matches!(was, PredState::Pending) {
                     st.uncommitted -= 1;
                 }
-                if was != PredState::Done {
+                if !matches!(was, PredState::Done) {
                     st.unfinished -= 1;
                 }
             }
@@ -745,15 +767,21 @@ impl Shared {
         self.evaluate(s);
     }
 
-    fn pred_committed(self: &Arc<Self>, s: &TaskRef, pred: TaskId, d: usize) {
+    fn pred_committed(
+        self: &Arc<Self>,
+        s: &TaskRef,
+        pred: TaskId,
+        d: usize,
+        flag: Arc<AtomicBool>,
+    ) {
         {
             let mut st = s.state.lock();
             if st.phase == Phase::Finished {
                 return;
             }
             match st.preds.iter_mut().find(|(id, _)| *id == pred) {
-                Some(entry) if entry.1 == PredState::Pending => {
-                    entry.1 = PredState::Committed(d);
+                Some(entry) if matches!(entry.1, PredState::Pending) => {
+                    entry.1 = PredState::Committed(d, flag);
                     st.uncommitted -= 1;
                 }
                 _ => return,
@@ -792,7 +820,7 @@ impl Shared {
 /// A notification to a successor, delivered by [`defer`].
 enum Note {
     Done(TaskRef, TaskId, Option<TaskId>),
-    Committed(TaskRef, TaskId, usize),
+    Committed(TaskRef, TaskId, usize, Arc<AtomicBool>),
 }
 
 type NoteQueue = std::cell::RefCell<Option<std::collections::VecDeque<(Arc<Shared>, Note)>>>;
@@ -829,7 +857,7 @@ fn defer(sh: &Arc<Shared>, note: Note) {
     let _reset = Reset;
     let deliver = |sh: &Arc<Shared>, n: Note| match n {
         Note::Done(s, p, c) => sh.pred_done(&s, p, c),
-        Note::Committed(s, p, d) => sh.pred_committed(&s, p, d),
+        Note::Committed(s, p, d, f) => sh.pred_committed(&s, p, d, f),
     };
     deliver(sh, first);
     while let Some((sh, n)) = NOTES.with(|q| q.borrow_mut().as_mut().and_then(|q| q.pop_front())) {
@@ -874,15 +902,15 @@ fn add_edge(p: &TaskRef, t: &TaskRef) {
     if ts.preds.iter().any(|(id, _)| *id == p.id) {
         return;
     }
-    let st = match ps.committed {
-        Some(d) => PredState::Committed(d),
+    let st = match &ps.committed {
+        Some((d, flag)) => PredState::Committed(*d, flag.clone()),
         None => PredState::Pending,
     };
-    ts.preds.push((p.id, st));
-    ts.unfinished += 1;
-    if st == PredState::Pending {
+    if matches!(st, PredState::Pending) {
         ts.uncommitted += 1;
     }
+    ts.preds.push((p.id, st));
+    ts.unfinished += 1;
     drop(ts);
     ps.succs.push(t.clone());
 }

@@ -159,12 +159,13 @@ impl Work {
 }
 
 /// What a successor knows about one predecessor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum PredState {
     /// Neither finished nor committed to a device stream.
     Pending,
-    /// Recorded into device `d`'s stream, not yet finished.
-    Committed(usize),
+    /// Queued into device `d`'s stream, not yet finished. The flag is set if the device worker
+    /// fails it while recording, so that work queued behind it is skipped.
+    Committed(usize, Arc<AtomicBool>),
     /// Finished (successfully or not).
     Done,
 }
@@ -197,8 +198,9 @@ pub(crate) struct TaskState {
     pub(crate) poisoned: Option<TaskId>,
     /// Processor index chosen by placement.
     pub(crate) placed: Option<usize>,
-    /// Device stream the task was recorded into.
-    pub(crate) committed: Option<usize>,
+    /// Device stream the task was queued into, with its failure flag, once successors may
+    /// follow it there.
+    pub(crate) committed: Option<(usize, Arc<AtomicBool>)>,
     pub(crate) outcome: Option<Result<(), Error>>,
     pub(crate) wakers: SmallVec<[Waker; 1]>,
     /// Readbacks to host still in flight for this task's inputs.
