@@ -413,7 +413,7 @@ impl Shared {
                     self.devices[src].readback(Readback {
                         src: src_ref,
                         dst: c.host.clone(),
-                        done: Box::new(move |r| fetch_landed(&chunk, src, r)),
+                        done: Box::new(move |r| fetch_landed(chunk, src, r)),
                     });
                 }
             }
@@ -452,7 +452,10 @@ impl Shared {
 
     /// Commits coherence for `t` on its processor and hands it over.
     fn launch(self: &Arc<Self>, t: &TaskRef, p: usize, space: Option<usize>, args: Args) {
+        // Chunk handles are never held across `finish` or a hand-over: the task may complete and
+        // its user drop the chunks at once, expecting their memory back.
         if let Some(cause) = t.state.lock().poisoned {
+            drop(args);
             self.finish(t, Err(self.cancelled(t, cause)));
             return;
         }
@@ -481,29 +484,31 @@ impl Shared {
                 }
                 t.state.lock().phase = Phase::Launched;
                 if p == HOST {
-                    self.run_host(t, &args);
+                    self.run_host(t, args);
                 } else {
+                    drop(args);
                     let (sh, t2) = (self.clone(), t.clone());
                     self.cpu.push(t.priority, t.id.0, move || sh.run_cpu(&t2));
                 }
             }
-            Some(d) => self.launch_gpu(t, d, &args),
+            Some(d) => self.launch_gpu(t, d, args),
         }
     }
 
-    fn launch_gpu(self: &Arc<Self>, t: &TaskRef, d: usize, args: &[(Arc<ChunkInner>, Mode)]) {
+    fn launch_gpu(self: &Arc<Self>, t: &TaskRef, d: usize, args: Args) {
         let dev = &self.devices[d];
         let Work::Kernel(call) = &t.work else {
             unreachable!("host tasks never go to a GPU")
         };
         // First allocate every replica, so a failed allocation leaves coherence untouched.
-        for (c, _) in args {
+        for (c, _) in &args {
             let mut coh = c.coh.lock();
             if coh.dev_mut(d).buf.is_none() {
                 match dev.alloc_replica(c.bytes() as u64) {
                     Ok(b) => coh.dev_mut(d).buf = Some(b),
                     Err(e) => {
                         drop(coh);
+                        drop(args);
                         let err =
                             self.task_error(t, TaskFailure::Runtime(Box::new(e)), Some(d + 1));
                         self.finish(t, Err(err));
@@ -516,7 +521,7 @@ impl Shared {
         let mut bufs: SmallVec<[BufRef; 4]> = SmallVec::new();
         let mut uploads: SmallVec<[Upload; 2]> = SmallVec::new();
         let mut clears: SmallVec<[BufRef; 1]> = SmallVec::new();
-        for (c, mode) in args {
+        for (c, mode) in &args {
             let mut coh = c.coh.lock();
             let zero = coh.zero;
             let host_valid = coh.host.is_valid();
@@ -598,6 +603,7 @@ impl Shared {
             },
         };
         t.state.lock().phase = Phase::Launched;
+        drop(args);
         dev.submit(job);
         // A kernel that reports failures through status words is only known to have succeeded
         // when its batch completes; its successors wait for that rather than run behind it.
@@ -618,7 +624,7 @@ impl Shared {
         }
     }
 
-    fn run_host(self: &Arc<Self>, t: &TaskRef, args: &[(Arc<ChunkInner>, Mode)]) {
+    fn run_host(self: &Arc<Self>, t: &TaskRef, args: Args) {
         let Work::Host(op) = &t.work else {
             unreachable!()
         };
@@ -627,6 +633,7 @@ impl Shared {
             .take()
             .unwrap_or_else(|| unreachable!("host op runs once"));
         let hosts: SmallVec<[_; 4]> = args.iter().map(|(c, _)| c.host.clone()).collect();
+        drop(args);
         let r = op(&hosts);
         self.finish(t, r);
     }
@@ -674,6 +681,7 @@ impl Shared {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu(&mut task)))
                 .unwrap_or_else(|p| Err(crate::error::KernelError::Panicked(panic_message(&*p))))
         };
+        drop(args);
         let r = result.map_err(|k| self.task_error(t, TaskFailure::Kernel(k), Some(0)));
         self.finish(t, r);
     }
@@ -712,9 +720,11 @@ impl Shared {
                 self.tasks_run[p].fetch_add(1, Ordering::Relaxed);
             }
         }
-        // Take the arguments: a finished task must not keep chunks (and through them the
-        // runtime) alive from a chunk's dependency frontier. They are dropped last.
-        let args = std::mem::take(&mut *t.args.lock());
+        // Release the arguments before anyone learns the task is done: a finished task must not
+        // keep chunks (and through them the runtime) alive from a chunk's dependency frontier,
+        // and a chunk the user drops after the region must be freed by then. (If this was the
+        // last handle to the runtime, its shutdown moves to a thread of its own.)
+        drop(std::mem::take(&mut *t.args.lock()));
         if let Err(e) = &outcome
             && t.region.is_none()
             && !matches!(e, Error::Cancelled { .. })
@@ -735,14 +745,11 @@ impl Shared {
         for w in wakers {
             w.wake();
         }
-        {
-            let mut n = self.outstanding.lock();
-            *n -= 1;
-            if *n == 0 {
-                self.idle.notify_all();
-            }
+        let mut n = self.outstanding.lock();
+        *n -= 1;
+        if *n == 0 {
+            self.idle.notify_all();
         }
-        drop(args);
     }
 
     fn pred_done(self: &Arc<Self>, s: &TaskRef, pred: TaskId, cause: Option<TaskId>) {
@@ -866,7 +873,7 @@ fn defer(sh: &Arc<Shared>, note: Note) {
 }
 
 /// A readback of `chunk` from device `src` has landed in host memory (or failed).
-fn fetch_landed(chunk: &Arc<ChunkInner>, src: usize, r: Result<(), Error>) {
+fn fetch_landed(chunk: Arc<ChunkInner>, src: usize, r: Result<(), Error>) {
     let waiters = {
         let mut coh = chunk.coh.lock();
         if r.is_ok() {
@@ -877,6 +884,9 @@ fn fetch_landed(chunk: &Arc<ChunkInner>, src: usize, r: Result<(), Error>) {
         }
         coh.fetching.take().unwrap_or_default()
     };
+    // Not held while the waiters run: they may finish tasks and wake a user who then drops
+    // the chunk, expecting its memory back.
+    drop(chunk);
     for w in waiters {
         w(r.clone());
     }
