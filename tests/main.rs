@@ -6,4 +6,5 @@ mod common;
 mod data;
 mod elementwise;
 mod errors;
+mod runtime;
 mod serial_equivalence;

@@ -1,0 +1,287 @@
+//! Runtime construction, scopes, eager tasks and futures, user kernels, priorities, embedding.
+
+use std::sync::{Arc, Mutex};
+
+use tessera::{
+    Caps, Chunk, DType, DeviceId, Dispatch, Error, GpuKernel, Kernel, Processor, Read, ReadWrite,
+    Runtime, Scope, Write, kernels::builtin,
+};
+
+use crate::common;
+
+#[test]
+fn builder_options_shape_the_processor_set() {
+    let rt = Runtime::builder()
+        .ignore_env()
+        .cpu_only()
+        .cpu_threads(3)
+        .build()
+        .unwrap();
+    assert_eq!(rt.gpu_count(), 0);
+    assert_eq!(rt.cpu_threads(), 3);
+    assert!(rt.has_cpu());
+    assert_eq!(rt.processors().len(), 1);
+
+    let err = Runtime::builder()
+        .ignore_env()
+        .devices("no-such-adapter-anywhere")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::NoAdapter(_)), "{err}");
+    let err = Runtime::builder()
+        .ignore_env()
+        .devices("lavapipe x lots")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    let err = Runtime::builder()
+        .ignore_env()
+        .cpu_only()
+        .cpu(false)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+}
+
+#[test]
+fn gpu_runtimes_request_the_adapters_useful_features() {
+    let Some(rt) = common::three_gpu_mixed_runtime() else {
+        return;
+    };
+    assert_eq!(rt.gpu_count(), 3);
+    let ps = rt.processors();
+    assert_eq!(ps[0].processor, Processor::Cpu);
+    for (i, p) in ps[1..].iter().enumerate() {
+        assert_eq!(p.processor, Processor::Gpu(DeviceId(i)));
+        assert_eq!(p.virtual_index, i);
+        let a = p.adapter.as_ref().unwrap();
+        if a.name.contains("llvmpipe") {
+            // lavapipe has all of these; the device must have been opened with them.
+            assert!(
+                p.caps()
+                    .contains(Caps::F64 | Caps::F16 | Caps::SUBGROUPS | Caps::TIMESTAMPS)
+            );
+            assert_eq!(
+                a.limits.max_storage_buffer_binding_size,
+                128 << 20,
+                "full limits"
+            );
+        }
+    }
+    let gpus_only = common::three_gpu_runtime().unwrap();
+    assert!(!gpus_only.has_cpu());
+}
+
+#[test]
+fn scopes_pin_tasks_to_processors() {
+    let Some(rt) = common::own_gpu_runtime("ADAPTER x 3", true) else {
+        return;
+    };
+    let x = Chunk::from_vec(&rt, 16, 1, vec![1u32; 16]);
+    rt.datadeps_in(Scope::gpu(1), |r| {
+        for _ in 0..5 {
+            r.spawn(builtin::scale(2u32), ReadWrite(&x));
+        }
+        // A task scope intersects the region's: gpu2 is outside gpu1's region.
+        r.task(builtin::scale(2u32))
+            .scope(Scope::gpus([1, 2]))
+            .spawn(ReadWrite(&x));
+    })
+    .unwrap();
+    rt.datadeps(|r| {
+        r.task(builtin::scale(3u32))
+            .scope(Scope::cpu())
+            .spawn(ReadWrite(&x));
+        r.task(builtin::scale(5u32))
+            .scope(Scope::any_gpu().except(Scope::gpus([0, 1])))
+            .spawn(ReadWrite(&x));
+    })
+    .unwrap();
+    assert_eq!(x.to_vec().unwrap(), vec![64 * 15; 16]);
+    let s = rt.stats();
+    let tasks = |p| s.get(p).unwrap().tasks;
+    assert_eq!(tasks(Processor::Gpu(DeviceId(0))), 0);
+    assert_eq!(tasks(Processor::Gpu(DeviceId(1))), 6);
+    assert_eq!(tasks(Processor::Gpu(DeviceId(2))), 1);
+    assert_eq!(tasks(Processor::Cpu), 1);
+}
+
+/// A user WGSL kernel and a user CPU kernel in one region, on different processors, feeding
+/// each other.
+#[test]
+fn user_wgsl_and_cpu_kernels_in_one_region() {
+    let Some(rt) = common::mixed_runtime() else {
+        return;
+    };
+    let wgsl = r#"
+struct P { n: u32, shift: f32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> b: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(32)
+fn square_plus(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let i = g.x + g.y * nw.x * 32u;
+    if (i < p.n) { b[i] = a[i] * a[i] + p.shift; }
+}"#;
+    let square_plus = Kernel::builder("square_plus")
+        .read(DType::F32)
+        .write(DType::F32)
+        .param(DType::U32)
+        .param(DType::F32)
+        .gpu(
+            GpuKernel::wgsl(wgsl, "square_plus").dispatch(Dispatch::Elements {
+                arg: 1,
+                workgroup_size: 32,
+            }),
+        )
+        .build()
+        .unwrap();
+    let negate_cpu = Kernel::builder("negate")
+        .read_write(DType::F32)
+        .cpu(|t| {
+            for v in t.tile_mut::<f32>(0).data.iter_mut() {
+                *v = -*v;
+            }
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let n = 100usize;
+    let a = Chunk::from_vec(&rt, n, 1, (0..n).map(|i| i as f32).collect());
+    let b = Chunk::<f32>::from_vec(&rt, n, 1, vec![f32::NAN; n]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    rt.datadeps(|r| {
+        r.spawn(negate_cpu.call([]), ReadWrite(&a)); // CPU only
+        r.spawn(
+            square_plus.call([(n as u32).into(), 0.5f32.into()]),
+            (Read(&a), Write(&b)),
+        ); // GPU only
+        r.spawn(negate_cpu.call([]), ReadWrite(&b)); // back on the CPU
+        r.spawn_cpu("peek", Read(&b), move |t| {
+            seen2
+                .lock()
+                .unwrap()
+                .extend_from_slice(t.tile::<f32>(0).data);
+            Ok(())
+        });
+    })
+    .unwrap();
+    let want: Vec<f32> = (0..n).map(|i| -((i * i) as f32 + 0.5)).collect();
+    assert_eq!(b.to_vec().unwrap(), want);
+    assert_eq!(*seen.lock().unwrap(), want);
+}
+
+#[test]
+fn eager_tasks_are_futures_and_can_be_waited_on() {
+    let rt = common::cpu_runtime();
+    let x = Chunk::from_vec(&rt, 4, 1, vec![1.0f32, 2.0, 3.0, 4.0]);
+    let h1 = rt.spawn(builtin::scale(2.0f32), ReadWrite(&x));
+    let sum = rt.spawn_cpu("sum", Read(&x), |t| {
+        Ok(t.tile::<f32>(0).data.iter().sum::<f32>())
+    });
+    // Awaited as a future...
+    assert_eq!(futures::executor::block_on(sum).unwrap(), 20.0);
+    // ...or waited on by blocking.
+    h1.wait().unwrap();
+    assert!(h1.is_finished());
+    let product = rt.spawn_cpu("product", Read(&x), |t| {
+        Ok(t.tile::<f32>(0).data.iter().product::<f32>())
+    });
+    assert_eq!(product.fetch().unwrap(), 384.0);
+    // Eager tasks and regions order against each other on shared chunks.
+    let h = rt.spawn(builtin::fill(1.0f32), Write(&x));
+    rt.datadeps(|r| {
+        r.spawn(builtin::scale(7.0f32), ReadWrite(&x));
+    })
+    .unwrap();
+    h.wait().unwrap();
+    assert_eq!(x.to_vec().unwrap(), vec![7.0; 4]);
+}
+
+#[test]
+fn priorities_order_ready_cpu_tasks() {
+    let rt = Runtime::builder()
+        .ignore_env()
+        .cpu_only()
+        .cpu_threads(1)
+        .build()
+        .unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let gate = Chunk::from_vec(&rt, 1, 1, vec![0u32]);
+    let log = |name: i64, order: Arc<Mutex<Vec<i64>>>| {
+        Kernel::builder(format!("log{name}"))
+            .read(DType::U32)
+            .cpu(move |_| {
+                order.lock().unwrap().push(name);
+                Ok(())
+            })
+            .build()
+            .unwrap()
+    };
+    rt.datadeps(|r| {
+        // Everything waits for the slow writer, then becomes ready at once.
+        r.spawn_cpu("slow", ReadWrite(&gate), |t| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            t.tile_mut::<u32>(0).data[0] = 1;
+            Ok(())
+        });
+        for p in [1i64, 5, -3, 9, 0] {
+            r.task(log(p, order.clone()).call([]))
+                .priority(p)
+                .spawn(Read(&gate));
+        }
+    })
+    .unwrap();
+    assert_eq!(*order.lock().unwrap(), vec![9, 5, 1, 0, -3]);
+}
+
+#[test]
+fn an_application_device_can_be_handed_to_tessera() {
+    if common::gpu_runtime().is_none() {
+        return;
+    }
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    let adapter = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .max_by_key(|a| a.get_info().backend == wgpu::Backend::Vulkan)
+        .unwrap();
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let rt = Runtime::from_wgpu(device.clone(), queue.clone()).unwrap();
+    assert_eq!(rt.gpu_count(), 1);
+    assert!(rt.processors()[1].embedded);
+    // Default features: no f64 on this device, so f64 tasks go to the CPU and f32 ones may use it.
+    assert!(!rt.processors()[1].caps().contains(Caps::F64));
+    let x = Chunk::from_vec(&rt, 8, 1, vec![1.0f64; 8]);
+    let y = Chunk::from_vec(&rt, 8, 1, vec![1.0f32; 8]);
+    rt.datadeps_in(Scope::gpu(0).or(Scope::cpu()), |r| {
+        r.spawn(builtin::scale(3.0f64), ReadWrite(&x));
+        r.task(builtin::scale(3.0f32))
+            .scope(Scope::gpu(0))
+            .spawn(ReadWrite(&y));
+    })
+    .unwrap();
+    assert_eq!(x.to_vec().unwrap(), vec![3.0; 8]);
+    assert_eq!(y.to_vec().unwrap(), vec![3.0; 8]);
+    assert_eq!(
+        rt.stats().get(Processor::Gpu(DeviceId(0))).unwrap().tasks,
+        1
+    );
+    // An f64 task restricted to that device has nowhere to run: a typed error.
+    let err = rt
+        .datadeps_in(Scope::gpu(0), |r| {
+            r.spawn(builtin::scale(3.0f64), ReadWrite(&x));
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("SHADER_F64"), "{err}");
+    // The application keeps using its device.
+    let buf = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("app"),
+        size: 16,
+        usage: wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    queue.write_buffer(&buf, 0, &[0u8; 16]);
+    queue.submit([]);
+}
