@@ -1,14 +1,15 @@
 //! The CPU processor: a rayon pool with a priority-ordered ready queue, and the CPU halves of
 //! the built-in kernels.
 //!
-//! Each ready task becomes one rayon job; the job pops the highest-priority ready task when it
-//! starts, not necessarily the one that spawned it, so priorities hold across the pool.
+//! Ready tasks wait in one priority heap; up to one drainer job per pool thread pops the
+//! highest-priority task, runs it, and repeats until the heap is empty.
 
 pub(crate) mod elementwise;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use parking_lot::Mutex;
 
@@ -44,8 +45,40 @@ impl Ord for Ready {
 
 pub(crate) struct CpuPool {
     pool: rayon::ThreadPool,
-    ready: Arc<Mutex<BinaryHeap<Ready>>>,
+    shared: Arc<Queue>,
     threads: usize,
+}
+
+/// The ready heap and the number of drainers working on it.
+struct Queue {
+    ready: Mutex<BinaryHeap<Ready>>,
+    drainers: AtomicUsize,
+    threads: usize,
+}
+
+impl Queue {
+    /// Runs ready jobs, highest priority first, until none is left.
+    fn drain(self: &Arc<Self>) {
+        loop {
+            let next = self.ready.lock().pop();
+            match next {
+                Some(r) => (r.job)(),
+                None => {
+                    self.drainers.fetch_sub(1, AtomicOrdering::AcqRel);
+                    // A job pushed after the pop above but before the decrement saw every
+                    // drainer busy and started none: look again before leaving.
+                    if self.ready.lock().is_empty() {
+                        return;
+                    }
+                    if self.drainers.fetch_add(1, AtomicOrdering::AcqRel) >= self.threads {
+                        // Others are draining (and will find the job).
+                        self.drainers.fetch_sub(1, AtomicOrdering::AcqRel);
+                        return;
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl CpuPool {
@@ -56,10 +89,15 @@ impl CpuPool {
             .start_handler(|_| crate::threads::mark_runtime_thread())
             .build()
             .map_err(|e| Error::Config(format!("cannot start {threads} CPU threads: {e}")))?;
+        let threads = pool.current_num_threads();
         Ok(CpuPool {
-            threads: pool.current_num_threads(),
+            threads,
             pool,
-            ready: Arc::new(Mutex::new(BinaryHeap::new())),
+            shared: Arc::new(Queue {
+                ready: Mutex::new(BinaryHeap::new()),
+                drainers: AtomicUsize::new(0),
+                threads,
+            }),
         })
     }
 
@@ -68,18 +106,31 @@ impl CpuPool {
     }
 
     /// Queues `job`; it runs on a pool thread when it is the highest-priority ready job.
+    ///
+    /// Rather than one rayon job per task, up to one *drainer* per thread pops ready jobs until
+    /// the heap is empty, so a stream of small tasks costs no thread wake-ups.
     pub(crate) fn push(&self, priority: i64, seq: u64, job: impl FnOnce() + Send + 'static) {
-        self.ready.lock().push(Ready {
+        self.shared.ready.lock().push(Ready {
             priority,
             seq,
             job: Box::new(job),
         });
-        let ready = self.ready.clone();
-        self.pool.spawn(move || {
-            let next = ready.lock().pop();
-            if let Some(r) = next {
-                (r.job)();
+        let q = &self.shared;
+        let mut active = q.drainers.load(AtomicOrdering::Acquire);
+        while active < q.threads {
+            match q.drainers.compare_exchange_weak(
+                active,
+                active + 1,
+                AtomicOrdering::AcqRel,
+                AtomicOrdering::Acquire,
+            ) {
+                Ok(_) => {
+                    let q = q.clone();
+                    self.pool.spawn(move || q.drain());
+                    return;
+                }
+                Err(now) => active = now,
             }
-        });
+        }
     }
 }

@@ -213,13 +213,12 @@ impl Kernel {
     #[track_caller]
     pub fn call(&self, params: impl IntoIterator<Item = Scalar>) -> KernelCall {
         let params: Params = params.into_iter().collect();
-        let got: Vec<DType> = params.iter().map(|p| p.dtype()).collect();
         assert!(
-            got == self.0.params,
+            params.iter().map(|p| p.dtype()).eq(self.0.params.iter().copied()),
             "kernel `{}` takes parameters {:?}, got {:?}",
             self.0.name,
             self.0.params,
-            got
+            params.iter().map(|p| p.dtype()).collect::<Vec<_>>()
         );
         KernelCall {
             kernel: self.clone(),
