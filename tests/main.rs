@@ -3,6 +3,7 @@
 //! GPU tests run on lavapipe in CI (`TESSERA_REQUIRE_GPU=1` makes a missing adapter a failure).
 
 mod common;
+mod concurrency;
 mod data;
 mod elementwise;
 mod errors;

@@ -1,13 +1,14 @@
 //! Adapter discovery, device opening (virtual devices included), and the per-device worker pair.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use crate::dtype::Caps;
-use crate::error::{Error, GpuError, Result, TaskFailure};
+use crate::error::{Error, GpuError, Result};
 use crate::gpu::info::{self, AdapterInfo, DeviceLimits};
 use crate::gpu::pipeline::PipelineCache;
 use crate::gpu::pool::{BufferPool, Kind, MemoryStats, PooledBuffer};
@@ -27,6 +28,7 @@ pub(crate) struct DeviceCore {
     pub(crate) pool: BufferPool,
     pub(crate) pipelines: PipelineCache,
     lost: Arc<Mutex<Option<String>>>,
+    is_lost: Arc<AtomicBool>,
 }
 
 impl DeviceCore {
@@ -34,9 +36,11 @@ impl DeviceCore {
         let caps = info::caps_of(device.features());
         let limits = DeviceLimits::from(&device.limits());
         let lost = Arc::new(Mutex::new(None));
-        let l = lost.clone();
+        let is_lost = Arc::new(AtomicBool::new(false));
+        let (l, il) = (lost.clone(), is_lost.clone());
         device.set_device_lost_callback(move |reason, message| {
-            *l.lock() = Some(format!("{reason:?}: {message}"));
+            l.lock().get_or_insert(format!("{reason:?}: {message}"));
+            il.store(true, Ordering::Release);
         });
         DeviceCore {
             pool: BufferPool::new(label.clone(), MAX_IDLE_BYTES),
@@ -48,12 +52,27 @@ impl DeviceCore {
             caps,
             limits,
             lost,
+            is_lost,
         }
     }
 
     /// Why the device was lost, if it was.
     pub(crate) fn lost_reason(&self) -> Option<String> {
+        if !self.is_lost.load(Ordering::Acquire) {
+            return None;
+        }
         self.lost.lock().clone()
+    }
+
+    /// Whether the device is lost (cheap).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.is_lost.load(Ordering::Acquire)
+    }
+
+    /// Gives up on the device: its queued and future work fails.
+    pub(crate) fn mark_lost(&self, reason: String) {
+        self.lost.lock().get_or_insert(reason);
+        self.is_lost.store(true, Ordering::Release);
     }
 }
 
@@ -67,6 +86,9 @@ pub(crate) struct GpuDevice {
     pub(crate) virtual_index: usize,
     /// Whether the device came from the application (`Runtime::from_wgpu`).
     pub(crate) embedded: bool,
+    /// Held by the scheduler from committing a task's coherence changes on this device until
+    /// its job is in the queue, so queue order matches commit order.
+    pub(crate) launch_lock: Mutex<()>,
 }
 
 impl GpuDevice {
@@ -105,17 +127,17 @@ impl GpuDevice {
             threads: Mutex::new(vec![w, p]),
             virtual_index,
             embedded,
+            launch_lock: Mutex::new(()),
         })
     }
 
-    /// Queues a dispatch behind everything forwarded before it.
-    pub(crate) fn submit(&self, job: GpuJob) {
-        if let Err(e) = self.tx.send(Msg::Job(Box::new(job))) {
-            let Msg::Job(job) = e.0 else { unreachable!() };
-            (job.done)(Err(TaskFailure::Runtime(Box::new(Error::Shutdown(
-                format!("{} is shut down", self.core.label),
-            )))));
-        }
+    /// Queues a dispatch behind everything forwarded before it; hands the job back if the
+    /// device has shut down.
+    pub(crate) fn submit(&self, job: Box<GpuJob>) -> Result<(), Box<GpuJob>> {
+        self.tx.send(Msg::Job(job)).map_err(|e| match e.0 {
+            Msg::Job(job) => job,
+            _ => unreachable!("sent a job"),
+        })
     }
 
     /// Queues a copy of a replica to host memory.

@@ -74,6 +74,9 @@ pub struct MemoryStats {
 pub(crate) struct BufferPool {
     label: String,
     free: Mutex<Free>,
+    /// Buffers past the idle cap, destroyed by the device's poller between polls: destroying
+    /// takes a wgpu lock that a poll holds while it waits, and releases happen under chunk locks.
+    trash: Mutex<Vec<wgpu::Buffer>>,
     max_idle_bytes: u64,
     resident: AtomicU64,
     peak: AtomicU64,
@@ -105,6 +108,7 @@ impl BufferPool {
         BufferPool {
             label,
             free: Mutex::new(Free::default()),
+            trash: Mutex::new(Vec::new()),
             max_idle_bytes,
             resident: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -215,13 +219,22 @@ impl BufferPool {
                 }
             }) {
                 free.idle_bytes -= key.1;
-                buf.destroy();
+                self.trash.lock().push(buf);
             }
+        }
+    }
+
+    /// Destroys the buffers released past the idle cap.
+    pub(crate) fn empty_trash(&self) {
+        let trash = std::mem::take(&mut *self.trash.lock());
+        for b in trash {
+            b.destroy();
         }
     }
 
     /// Frees every idle buffer.
     pub(crate) fn trim(&self) {
+        self.empty_trash();
         let mut free = self.free.lock();
         for (_, list) in free.lists.drain() {
             for b in list {

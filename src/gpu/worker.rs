@@ -532,10 +532,14 @@ fn record(
         None
     };
 
-    if batch_error.is_some() {
+    if let Some(e) = &batch_error {
         for r in &records {
             r.flag.store(true, Ordering::Release);
         }
+        // The scheduler marked inputs of these jobs valid on this device when it launched
+        // them; with the batch lost, those claims are false. The device cannot be trusted any
+        // more: treat it as lost, which fails its work and keeps new work away from it.
+        core.mark_lost(format!("a batch could not be submitted: {e}"));
     }
 
     Batch {
@@ -606,6 +610,7 @@ pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflig
                 let _ = core.device.poll(wgpu::PollType::Poll);
             }
         }
+        core.pool.empty_trash();
         // Callbacks may be running on another thread (a submit); give them a moment.
         if batches
             .front()
@@ -640,54 +645,60 @@ fn finish(core: &DeviceCore, b: Batch) {
 }
 
 fn finish_batch(core: &DeviceCore, b: Batch) {
-    let map_error = b.map_error.lock().take();
-    // A destroyed or lost device accepts submissions and completes them without running them.
-    let lost = core.lost_reason().map(|r| lost_error(core, &r));
-    let batch_error = b.batch_error.or(lost).or_else(|| {
-        map_error.map(|m| {
-            Error::Gpu(GpuError::Map {
-                device: core.label.clone(),
-                message: m,
-            })
+    let map_error = b.map_error.lock().take().map(|m| {
+        Error::Gpu(GpuError::Map {
+            device: core.label.clone(),
+            message: m,
         })
     });
+    // The batch did not run: it was not submitted, or the device is lost (a lost device accepts
+    // submissions and completes them without running them).
+    let not_run = b
+        .batch_error
+        .or_else(|| core.lost_reason().map(|r| lost_error(core, &r)));
+    // Results cannot be read back (the work itself ran).
+    let unreadable = not_run.clone().or(map_error);
 
-    let words: Vec<u32> = match (&b.status, &batch_error) {
-        (Some((_, staging, n)), None) => {
-            let view = staging.buffer.get_mapped_range(0..*n as u64);
-            let w = match view {
-                Ok(v) => bytemuck::cast_slice::<u8, u32>(&v).to_vec(),
-                Err(_) => Vec::new(),
-            };
-            staging.buffer.unmap();
-            w
-        }
-        _ => Vec::new(),
-    };
+    let words: Option<Result<Vec<u32>, Error>> = b.status.as_ref().map(|(_, staging, n)| {
+        let w = match &unreadable {
+            Some(e) => Err(e.clone()),
+            None => staging
+                .buffer
+                .get_mapped_range(0..*n as u64)
+                .map(|v| bytemuck::cast_slice::<u8, u32>(&v).to_vec())
+                .map_err(|e| {
+                    Error::Gpu(GpuError::Map {
+                        device: core.label.clone(),
+                        message: e.to_string(),
+                    })
+                }),
+        };
+        staging.buffer.unmap();
+        w
+    });
 
     for r in b.readbacks {
-        let res = match &batch_error {
+        let res = match &unreadable {
             Some(e) => Err(e.clone()),
-            None => {
-                let out = r
-                    .staging
-                    .buffer
-                    .get_mapped_range(0..r.bytes.next_multiple_of(4))
-                    .map(|v| {
-                        let mut dst = r.dst.write();
-                        dst.ensure(r.bytes as usize);
-                        dst.bytes_mut().copy_from_slice(&v[..r.bytes as usize]);
+            None => r
+                .staging
+                .buffer
+                .get_mapped_range(0..r.bytes.next_multiple_of(4))
+                .map(|v| {
+                    let mut dst = r.dst.write();
+                    dst.ensure(r.bytes as usize);
+                    dst.bytes_mut().copy_from_slice(&v[..r.bytes as usize]);
+                })
+                .map_err(|e| {
+                    Error::Gpu(GpuError::Map {
+                        device: core.label.clone(),
+                        message: e.to_string(),
                     })
-                    .map_err(|e| {
-                        Error::Gpu(GpuError::Map {
-                            device: core.label.clone(),
-                            message: e.to_string(),
-                        })
-                    });
-                r.staging.buffer.unmap();
-                out
-            }
+                }),
         };
+        // Unmapped whatever happened (a stale mapping would break the buffer's next use); on
+        // an unmapped buffer this is a validation error, caught by the caller's scope.
+        r.staging.buffer.unmap();
         core.pool.release(r.staging);
         (r.done)(res);
     }
@@ -695,18 +706,27 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
     for j in b.jobs {
         let outcome = if let Some(f) = j.failed {
             Err(f)
-        } else if let Some(e) = &batch_error {
+        } else if let Some(e) = &not_run {
             Err(TaskFailure::Runtime(Box::new(e.clone())))
         } else {
             match (
                 j.kernel.gpu().and_then(|g| g.status.as_ref()),
                 j.status_offset,
+                &words,
             ) {
-                (Some(spec), Some(off)) if !words.is_empty() => {
-                    let start = off / 4;
-                    let w = &words[start..start + spec.words as usize];
-                    (spec.decode)(w).map_err(TaskFailure::Kernel)
+                (Some(spec), Some(off), Some(Ok(words))) => {
+                    let w = &words[off / 4..off / 4 + spec.words as usize];
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.decode)(w)))
+                        .unwrap_or_else(|p| {
+                            Err(crate::error::KernelError::Panicked(format!(
+                                "status decoder: {}",
+                                panic_text(&*p)
+                            )))
+                        })
+                        .map_err(TaskFailure::Kernel)
                 }
+                // Its status words could not be read: success is unknown.
+                (Some(_), Some(_), Some(Err(e))) => Err(TaskFailure::Runtime(Box::new(e.clone()))),
                 _ => Ok(()),
             }
         };
@@ -720,4 +740,11 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
         core.pool.release(s);
         core.pool.release(staging);
     }
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(non-string panic payload)".to_string())
 }

@@ -214,7 +214,10 @@ impl Kernel {
     pub fn call(&self, params: impl IntoIterator<Item = Scalar>) -> KernelCall {
         let params: Params = params.into_iter().collect();
         assert!(
-            params.iter().map(|p| p.dtype()).eq(self.0.params.iter().copied()),
+            params
+                .iter()
+                .map(|p| p.dtype())
+                .eq(self.0.params.iter().copied()),
             "kernel `{}` takes parameters {:?}, got {:?}",
             self.0.name,
             self.0.params,

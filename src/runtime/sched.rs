@@ -169,6 +169,7 @@ impl Shared {
                 wakers: SmallVec::new(),
                 fetches: 0,
                 fetch_error: None,
+                doomed: None,
             }),
         });
         if let Some(r) = &task.region {
@@ -176,15 +177,27 @@ impl Shared {
         }
         *self.outstanding.lock() += 1;
 
-        // Dependencies in submission order, per chunk.
-        for a in &spec.accesses {
-            let chunk = &a.chunk.0;
-            let mut deps = chunk.deps.lock();
+        // Dependencies in submission order. All of the task's chunks are locked at once, in
+        // ascending id order, so that two threads spawning tasks over the same chunks register
+        // in one consistent order (no dependency cycle, no lock-order deadlock).
+        let mut order: SmallVec<[(crate::ChunkId, Mode, usize); 4]> = spec
+            .accesses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.chunk.id(), a.mode, i))
+            .collect();
+        order.sort_unstable_by_key(|(id, m, _)| (*id, !m.writes()));
+        order.dedup_by_key(|(id, _, _)| *id); // a written chunk appears once (checked above)
+        let mut guards: SmallVec<[_; 4]> = order
+            .iter()
+            .map(|(_, m, i)| (*m, spec.accesses[*i].chunk.0.deps.lock()))
+            .collect();
+        for (mode, deps) in guards.iter_mut() {
             let mut preds: SmallVec<[TaskRef; 4]> = SmallVec::new();
             if let Some(w) = &deps.last_writer {
                 preds.push(w.clone());
             }
-            if a.mode.writes() {
+            if mode.writes() {
                 preds.extend(deps.readers.drain(..));
                 deps.last_writer = Some(task.clone());
             } else {
@@ -194,21 +207,18 @@ impl Shared {
                     deps.readers.retain(|r| !r.is_finished());
                     deps.prune_at = (2 * deps.readers.len()).max(8);
                 }
-                if !deps.readers.last().is_some_and(|r| Arc::ptr_eq(r, &task)) {
-                    deps.readers.push(task.clone());
-                }
+                deps.readers.push(task.clone());
             }
             for p in preds {
-                if !Arc::ptr_eq(&p, &task) {
-                    add_edge(&p, &task);
-                }
+                add_edge(&p, &task);
             }
         }
+        drop(guards);
 
         match reject {
             Some(f) => {
                 let err = self.task_error(&task, f, None);
-                self.finish(&task, Err(err));
+                self.fail(&task, err);
             }
             None => {
                 task.state.lock().phase = Phase::Waiting;
@@ -216,6 +226,24 @@ impl Shared {
             }
         }
         task
+    }
+
+    /// Fails `t` without running it. A task that is still waiting for predecessors stays
+    /// unfinished until they finish: it keeps its place in the chunks' dependency order, so
+    /// nothing spawned after it can overtake the work it was ordered after.
+    fn fail(self: &Arc<Self>, t: &TaskRef, err: Error) {
+        {
+            let mut s = t.state.lock();
+            if s.phase == Phase::Finished {
+                return;
+            }
+            if s.unfinished > 0 {
+                s.doomed.get_or_insert(err);
+                s.phase = Phase::Doomed;
+                return;
+            }
+        }
+        self.finish(t, Err(err));
     }
 
     /// Processors of `allowed` that can run `call` on these shapes, and why others cannot.
@@ -282,16 +310,50 @@ impl Shared {
             let mut s = t.state.lock();
             match s.phase {
                 Phase::Waiting | Phase::Placed if s.poisoned.is_some() => {
+                    // It will not run; it finishes (cancelled) once its predecessors have.
                     let cause = s.poisoned.unwrap_or_else(|| unreachable!());
-                    s.phase = Phase::Staging;
+                    s.doomed.get_or_insert(self.cancelled(t, cause));
+                    s.phase = Phase::Doomed;
+                }
+                Phase::Doomed => {
+                    if s.unfinished > 0 {
+                        return;
+                    }
+                    let err = s
+                        .doomed
+                        .take()
+                        .unwrap_or_else(|| unreachable!("doomed without error"));
+                    s.phase = Phase::Staging; // claimed
                     drop(s);
-                    self.finish(t, Err(self.cancelled(t, cause)));
+                    self.finish(t, Err(err));
                     return;
                 }
                 Phase::Waiting if s.uncommitted == 0 => {
                     s.phase = Phase::Staging; // claimed: no other thread places it
                     drop(s);
-                    let p = self.place(t);
+                    let Some(p) = self.place(t) else {
+                        let reasons = t
+                            .scope
+                            .iter()
+                            .map(|i| match self.devices.get(i.wrapping_sub(1)) {
+                                Some(d) if i > 0 => format!(
+                                    "{}: {}",
+                                    Processor::from_index(i),
+                                    d.core.lost_reason().unwrap_or_default()
+                                ),
+                                _ => Processor::from_index(i).to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        let err = Error::Gpu(crate::GpuError::DeviceLost {
+                            device: "every device in scope".into(),
+                            message: reasons,
+                        });
+                        let err = self.task_error(t, TaskFailure::Runtime(Box::new(err)), None);
+                        t.state.lock().phase = Phase::Waiting;
+                        self.fail(t, err);
+                        return;
+                    };
                     let mut s = t.state.lock();
                     s.placed = Some(p);
                     s.phase = Phase::Placed;
@@ -324,12 +386,19 @@ impl Shared {
     }
 
     /// Chooses a processor for `t` (whose predecessors are all committed or finished).
-    fn place(&self, t: &TaskRef) -> usize {
+    /// `None` when every processor in scope is a lost device.
+    fn place(&self, t: &TaskRef) -> Option<usize> {
         if matches!(t.work, Work::Host(_)) {
-            return HOST;
+            return Some(HOST);
         }
-        let candidates: SmallVec<[usize; 4]> = t.scope.iter().collect();
-        let chosen = if candidates.len() == 1 {
+        let candidates: SmallVec<[usize; 4]> = t
+            .scope
+            .iter()
+            .filter(|&i| i == 0 || !self.devices[i - 1].core.is_lost())
+            .collect();
+        let chosen = if candidates.is_empty() {
+            return None;
+        } else if candidates.len() == 1 {
             candidates[0]
         } else {
             let args = t.args.lock().clone();
@@ -357,19 +426,31 @@ impl Shared {
                     }
                 })
                 .collect();
-            let k = self.placement.place(&PlacementQuery {
+            let query = PlacementQuery {
                 task: t.id,
                 kernel: t.name(),
                 dtype: t.shapes.first().map(|s| s.dtype),
                 cost: t.cost,
                 priority: t.priority,
                 candidates: &cands,
+            };
+            // A user policy that panics must not take the scheduler down with it.
+            let k = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.placement.place(&query)
+            }))
+            .unwrap_or_else(|p| {
+                tracing::error!(
+                    "placement policy `{}` panicked ({}); using the first candidate",
+                    self.placement.name(),
+                    panic_message(&*p)
+                );
+                0
             });
             candidates[k.min(candidates.len() - 1)]
         };
         let ns = (self.models[chosen].run(t.cost) * 1e9) as u64;
         self.backlog[chosen].fetch_add(ns, Ordering::Relaxed);
-        chosen
+        Some(chosen)
     }
 
     /// Makes `t`'s inputs reachable from its processor, then commits and launches it.
@@ -445,7 +526,7 @@ impl Shared {
             Some(e) => {
                 let placed = t.state.lock().placed;
                 let err = self.task_error(t, TaskFailure::Runtime(Box::new(e)), placed);
-                self.finish(t, Err(err));
+                self.fail(t, err);
             }
         }
     }
@@ -456,7 +537,7 @@ impl Shared {
         // its user drop the chunks at once, expecting their memory back.
         if let Some(cause) = t.state.lock().poisoned {
             drop(args);
-            self.finish(t, Err(self.cancelled(t, cause)));
+            self.fail(t, self.cancelled(t, cause));
             return;
         }
         match space {
@@ -500,6 +581,59 @@ impl Shared {
         let Work::Kernel(call) = &t.work else {
             unreachable!("host tasks never go to a GPU")
         };
+        let gpu = call
+            .kernel
+            .gpu()
+            .unwrap_or_else(|| unreachable!("placed on a GPU without a GPU impl"));
+        let gpu_failure = |sh: &Arc<Self>, args: Args, e: Error| {
+            drop(args);
+            let err = sh.task_error(t, TaskFailure::Runtime(Box::new(e)), Some(d + 1));
+            sh.fail(t, err);
+        };
+        // The user's uniform encoder and dispatch function run before anything is committed, so
+        // a panic in them fails this task and nothing else.
+        let launch = Launch {
+            shapes: &t.shapes,
+            params: &call.params,
+        };
+        let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (gpu.uniform_bytes(&launch), gpu.dispatch.grid(&launch))
+        }));
+        let (uniform, grid) = match prepared {
+            Ok(p) => p,
+            Err(p) => {
+                let msg = format!(
+                    "the GPU kernel's uniform or dispatch function panicked: {}",
+                    panic_message(&*p)
+                );
+                drop(args);
+                let err = self.task_error(
+                    t,
+                    TaskFailure::Kernel(crate::error::KernelError::Panicked(msg)),
+                    Some(d + 1),
+                );
+                self.fail(t, err);
+                return;
+            }
+        };
+        // Work queued ahead of this task on `d` that it depends on: if the worker fails any of
+        // it while recording, this task is skipped too.
+        let after = t
+            .state
+            .lock()
+            .preds
+            .iter()
+            .filter_map(|(_, st)| match st {
+                PredState::Committed(_, f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect();
+        let flag = Arc::new(AtomicBool::new(false));
+
+        // From the first coherence change to the job entering the device's queue, no other
+        // launch on this device may interleave: a concurrent reader that sees an input marked
+        // valid on `d` must find the upload that makes it valid ahead of it in the queue.
+        let guard = dev.launch_lock.lock();
         // First allocate every replica, so a failed allocation leaves coherence untouched.
         for (c, _) in &args {
             let mut coh = c.coh.lock();
@@ -508,10 +642,8 @@ impl Shared {
                     Ok(b) => coh.dev_mut(d).buf = Some(b),
                     Err(e) => {
                         drop(coh);
-                        drop(args);
-                        let err =
-                            self.task_error(t, TaskFailure::Runtime(Box::new(e)), Some(d + 1));
-                        self.finish(t, Err(err));
+                        drop(guard);
+                        gpu_failure(self, args, e);
                         return;
                     }
                 }
@@ -562,36 +694,15 @@ impl Shared {
             }
             bufs.push(buf);
         }
-        let gpu = call
-            .kernel
-            .gpu()
-            .unwrap_or_else(|| unreachable!("placed on a GPU without a GPU impl"));
-        let launch = Launch {
-            shapes: &t.shapes,
-            params: &call.params,
-        };
-        // Work queued ahead of this task on `d` that it depends on: if the worker fails any of
-        // it while recording, this task is skipped too.
-        let (flag, after) = {
-            let s = t.state.lock();
-            let after = s
-                .preds
-                .iter()
-                .filter_map(|(_, st)| match st {
-                    PredState::Committed(_, f) => Some(f.clone()),
-                    _ => None,
-                })
-                .collect();
-            (Arc::new(AtomicBool::new(false)), after)
-        };
-        let job = GpuJob {
+        drop(args);
+        let job = Box::new(GpuJob {
             kernel: call.kernel.clone(),
             modes: t.modes.clone(),
             args: bufs,
             uploads,
             clears,
-            uniform: gpu.uniform_bytes(&launch),
-            grid: gpu.dispatch.grid(&launch),
+            uniform,
+            grid,
             failed: flag.clone(),
             after,
             done: {
@@ -601,10 +712,16 @@ impl Shared {
                     sh.finish(&t, r);
                 })
             },
-        };
+        });
         t.state.lock().phase = Phase::Launched;
-        drop(args);
-        dev.submit(job);
+        let refused = dev.submit(job).err();
+        drop(guard);
+        if let Some(job) = refused {
+            (job.done)(Err(TaskFailure::Runtime(Box::new(Error::Shutdown(
+                format!("{} is shut down", dev.core.label),
+            )))));
+            return;
+        }
         // A kernel that reports failures through status words is only known to have succeeded
         // when its batch completes; its successors wait for that rather than run behind it.
         if gpu.status.is_some() {

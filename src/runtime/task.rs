@@ -182,6 +182,8 @@ pub(crate) enum Phase {
     Staging,
     /// Handed to a processor (CPU queue or device stream).
     Launched,
+    /// Failed or cancelled without running; finishes (with `doomed`) when its predecessors have.
+    Doomed,
     /// Finished; `outcome` is set.
     Finished,
 }
@@ -207,6 +209,8 @@ pub(crate) struct TaskState {
     pub(crate) fetches: u32,
     /// The first failed readback, reported when the last one is in.
     pub(crate) fetch_error: Option<Error>,
+    /// The error of a task that will not run, waiting for its predecessors to finish.
+    pub(crate) doomed: Option<Error>,
 }
 
 pub(crate) struct Task {
