@@ -57,6 +57,7 @@
 //! - A failing task fails only itself and the tasks that depend on it; the runtime stays usable.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod cpu;
 mod data;

@@ -377,7 +377,7 @@ impl Shared {
                     }
                     s.phase = Phase::Staging;
                     drop(s);
-                    self.stage(t);
+                    self.stage(t, p);
                     return;
                 }
                 _ => return,
@@ -454,13 +454,11 @@ impl Shared {
     }
 
     /// Makes `t`'s inputs reachable from its processor, then commits and launches it.
-    fn stage(self: &Arc<Self>, t: &TaskRef) {
-        let p = t.state.lock().placed.unwrap_or_else(|| unreachable!());
+    fn stage(self: &Arc<Self>, t: &TaskRef, p: usize) {
         let space = (p > 0 && p < HOST).then(|| p - 1);
         let args = t.args.lock().clone();
 
         // Inputs valid only on another device come to the host first.
-        t.state.lock().fetches = 1; // guard: waiters firing early cannot reach zero
         let mut fetching = 0;
         for (c, mode) in &args {
             if !mode.reads() {
@@ -474,8 +472,10 @@ impl Shared {
             let src = coh
                 .valid_device()
                 .unwrap_or_else(|| unreachable!("{} has no valid replica", c.id));
+            // The first fetch also takes a guard count, so waiters firing early cannot bring
+            // the count to zero before every fetch is registered.
+            t.state.lock().fetches += if fetching == 0 { 2 } else { 1 };
             fetching += 1;
-            t.state.lock().fetches += 1;
             let waiter = {
                 let (sh, t) = (self.clone(), t.clone());
                 Box::new(move |r| sh.fetched(&t, r))
@@ -500,17 +500,16 @@ impl Shared {
             }
         }
         if fetching > 0 {
-            self.fetched(t, Ok(()));
+            self.fetched(t, Ok(())); // releases the guard
             return;
         }
-        t.state.lock().fetches = 0;
         self.launch(t, p, space, args);
     }
 
     /// One readback for `t` has landed (or failed). When the last one is in, staging resumes
     /// (or the task fails with the first transfer error).
     fn fetched(self: &Arc<Self>, t: &TaskRef, r: Result<(), Error>) {
-        let failure = {
+        let (failure, placed) = {
             let mut s = t.state.lock();
             if let Err(e) = r {
                 s.fetch_error.get_or_insert(e);
@@ -519,10 +518,10 @@ impl Shared {
             if s.fetches > 0 {
                 return;
             }
-            s.fetch_error.take()
+            (s.fetch_error.take(), s.placed)
         };
         match failure {
-            None => self.stage(t),
+            None => self.stage(t, placed.unwrap_or_else(|| unreachable!("staged unplaced"))),
             Some(e) => {
                 let placed = t.state.lock().placed;
                 let err = self.task_error(t, TaskFailure::Runtime(Box::new(e)), placed);
