@@ -110,10 +110,6 @@ impl ProcSet {
         ProcSet(self.0 | (1 << i))
     }
 
-    pub(crate) fn contains(self, i: usize) -> bool {
-        i < 64 && self.0 & (1 << i) != 0
-    }
-
     pub(crate) fn and(self, o: ProcSet) -> ProcSet {
         ProcSet(self.0 & o.0)
     }
