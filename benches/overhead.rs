@@ -7,12 +7,15 @@
 //! - region, independent / chain: the same through one `rt.datadeps` region;
 //! - region, fan-in: many readers of one chunk, then one writer after them.
 //!
+//! - GPU, when an adapter is found: tiny dispatches (a 64-element `scale`) through a region on
+//!   one device, as a chain (each queued behind the previous without waiting) and independent.
+//!
 //! Prints the median of the repetitions (and min/max) in tasks per second. The CPU pool has the
-//! machine's cores unless `TESSERA_CPU_THREADS` says otherwise; no GPU is opened.
+//! machine's cores unless `TESSERA_CPU_THREADS` says otherwise.
 
 use std::time::Instant;
 
-use tessera::{Chunk, DType, Kernel, Read, ReadWrite, Runtime};
+use tessera::{Chunk, DType, Kernel, Read, ReadWrite, Runtime, Scope, kernels::builtin};
 
 fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
@@ -133,6 +136,47 @@ fn main() {
                     } else {
                         r.spawn(&look, Read(&one));
                     }
+                }
+            })
+            .unwrap();
+        }),
+    );
+
+    gpu(reps, quick);
+}
+
+fn gpu(reps: usize, quick: bool) {
+    let Ok(rt) = Runtime::builder().cpu(false).build() else {
+        println!("(no GPU adapter: GPU cases skipped)");
+        return;
+    };
+    if rt.gpu_count() == 0 {
+        println!("(no GPU adapter: GPU cases skipped)");
+        return;
+    }
+    let n = if quick { 500 } else { 2000 };
+    println!("{}", rt.processors()[0].name);
+    let one = Chunk::<f32>::zeros(&rt, 64, 1);
+    let many: Vec<Chunk<f32>> = (0..n).map(|_| Chunk::zeros(&rt, 64, 1)).collect();
+    report(
+        "gpu0, region, chain of tiny dispatches",
+        n,
+        time(reps, || {
+            rt.datadeps_in(Scope::gpu(0), |r| {
+                for _ in 0..n {
+                    r.spawn(builtin::scale(1.0f32), ReadWrite(&one));
+                }
+            })
+            .unwrap();
+        }),
+    );
+    report(
+        "gpu0, region, independent tiny dispatches",
+        n,
+        time(reps, || {
+            rt.datadeps_in(Scope::gpu(0), |r| {
+                for c in &many {
+                    r.spawn(builtin::scale(1.0f32), ReadWrite(c));
                 }
             })
             .unwrap();
