@@ -72,10 +72,10 @@ mod threads;
 pub use data::chunk::{AnyChunk, Chunk, ReplicaState, Residency};
 pub use dtype::{Caps, DType, Element};
 pub use error::{ChunkId, Error, GpuError, KernelError, Result, TaskError, TaskFailure, TaskId};
-pub use gpu::{AdapterInfo, DeviceLimits, MemoryStats};
+pub use gpu::{AdapterInfo, DeviceLimits, MemoryStats, TuneEntry};
 pub use kernels::{
-    ArgSpec, Cost, CpuTask, Dispatch, GpuKernel, Kernel, KernelBuilder, KernelCall, Launch, Mode,
-    Scalar, Shape, TileMut, TileRef,
+    ArgSpec, Cost, CpuTask, Dispatch, GpuKernel, GpuVariant, Kernel, KernelBuilder, KernelCall,
+    Launch, Mode, Scalar, Shape, TileMut, TileRef,
 };
 pub use runtime::placement::{
     Candidate, EarliestFinish, Placement, PlacementQuery, ProcessorModel,

@@ -12,6 +12,7 @@ use crate::error::{Error, GpuError, Result};
 use crate::gpu::info::{self, AdapterInfo, DeviceLimits};
 use crate::gpu::pipeline::PipelineCache;
 use crate::gpu::pool::{BufferPool, Kind, MemoryStats, PooledBuffer};
+use crate::gpu::tune::{TuneConfig, Tuning};
 use crate::gpu::worker::{self, GpuJob, Inflight, Msg, Readback};
 
 /// Idle buffers kept per device before the oldest are freed.
@@ -27,12 +28,19 @@ pub(crate) struct DeviceCore {
     pub(crate) limits: DeviceLimits,
     pub(crate) pool: BufferPool,
     pub(crate) pipelines: PipelineCache,
+    pub(crate) tuning: Tuning,
     lost: Arc<Mutex<Option<String>>>,
     is_lost: Arc<AtomicBool>,
 }
 
 impl DeviceCore {
-    fn new(label: String, info: AdapterInfo, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+    fn new(
+        label: String,
+        info: AdapterInfo,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        tune: TuneConfig,
+    ) -> Self {
         let caps = info::caps_of(device.features());
         let limits = DeviceLimits::from(&device.limits());
         let lost = Arc::new(Mutex::new(None));
@@ -45,6 +53,7 @@ impl DeviceCore {
         DeviceCore {
             pool: BufferPool::new(label.clone(), MAX_IDLE_BYTES),
             pipelines: PipelineCache::default(),
+            tuning: Tuning::new(tune, &info),
             label,
             info,
             device,
@@ -266,6 +275,7 @@ pub(crate) fn open(
     info: &AdapterInfo,
     label: String,
     virtual_index: usize,
+    tune: TuneConfig,
 ) -> Result<GpuDevice> {
     let features = adapter.features() & info::wanted_features();
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -289,19 +299,24 @@ pub(crate) fn open(
         tracing::error!(device = %l, "uncaptured wgpu error: {e}");
     }));
     GpuDevice::start(
-        DeviceCore::new(label, info.clone(), device, queue),
+        DeviceCore::new(label, info.clone(), device, queue, tune),
         virtual_index,
         false,
     )
 }
 
 /// Wraps a device the application already owns. Its uncaptured-error handler is left alone.
-pub(crate) fn embed(device: wgpu::Device, queue: wgpu::Queue, label: String) -> Result<GpuDevice> {
+pub(crate) fn embed(
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    label: String,
+    tune: TuneConfig,
+) -> Result<GpuDevice> {
     let info = info::from_wgpu(
         0,
         device.adapter_info(),
         device.features(),
         &device.limits(),
     );
-    GpuDevice::start(DeviceCore::new(label, info, device, queue), 0, true)
+    GpuDevice::start(DeviceCore::new(label, info, device, queue, tune), 0, true)
 }

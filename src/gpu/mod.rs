@@ -10,10 +10,13 @@ pub(crate) mod kernels;
 mod pipeline;
 mod pool;
 pub(crate) mod shaders;
+mod tune;
 mod worker;
 
 pub use info::{AdapterInfo, DeviceLimits};
 pub use pool::MemoryStats;
+pub(crate) use tune::TuneConfig;
+pub use tune::TuneEntry;
 
 pub(crate) use device::{GpuDevice, discover, open};
 pub(crate) use pool::PooledBuffer;
@@ -28,8 +31,8 @@ pub(crate) struct Embedded {
     queue: wgpu::Queue,
 }
 
-pub(crate) fn embed(e: Embedded, label: String) -> Result<GpuDevice> {
-    device::embed(e.device, e.queue, label)
+pub(crate) fn embed(e: Embedded, label: String, tune: TuneConfig) -> Result<GpuDevice> {
+    device::embed(e.device, e.queue, label, tune)
 }
 
 impl Runtime {

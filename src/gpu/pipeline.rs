@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{Error, GpuError, Result};
-use crate::kernels::{GpuKernel, Mode};
+use crate::kernels::{GpuKernel, GpuVariant, Mode};
 
 pub(crate) struct Pipeline {
     pub(crate) pipeline: wgpu::ComputePipeline,
@@ -30,17 +30,18 @@ impl PipelineCache {
         device_label: &str,
         name: &str,
         kernel: &GpuKernel,
+        variant: &GpuVariant,
         modes: &[Mode],
     ) -> Result<Arc<Pipeline>> {
-        if let Some(p) = self.pipelines.lock().get(&kernel.key) {
+        if let Some(p) = self.pipelines.lock().get(&variant.key) {
             return p.clone();
         }
         // Created outside the lock: compiling can take a while and other kernels may be needed
         // meanwhile. Two threads racing on one key both compile; the first result is kept.
-        let made = self.create(device, device_label, name, kernel, modes);
+        let made = self.create(device, device_label, name, kernel, variant, modes);
         self.pipelines
             .lock()
-            .entry(kernel.key)
+            .entry(variant.key)
             .or_insert(made)
             .clone()
     }
@@ -50,10 +51,10 @@ impl PipelineCache {
         self.pipelines.lock().len()
     }
 
-    fn module(&self, device: &wgpu::Device, kernel: &GpuKernel) -> wgpu::ShaderModule {
+    fn module(&self, device: &wgpu::Device, variant: &GpuVariant) -> wgpu::ShaderModule {
         use std::hash::{DefaultHasher, Hash, Hasher};
         let mut h = DefaultHasher::new();
-        kernel.source.hash(&mut h);
+        variant.source.hash(&mut h);
         let key = h.finish();
         self.modules
             .lock()
@@ -61,7 +62,7 @@ impl PipelineCache {
             .or_insert_with(|| {
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some("tessera kernel"),
-                    source: wgpu::ShaderSource::Wgsl(kernel.source.to_string().into()),
+                    source: wgpu::ShaderSource::Wgsl(variant.source.to_string().into()),
                 })
             })
             .clone()
@@ -73,13 +74,14 @@ impl PipelineCache {
         device_label: &str,
         name: &str,
         kernel: &GpuKernel,
+        variant: &GpuVariant,
         modes: &[Mode],
     ) -> Result<Arc<Pipeline>> {
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
 
-        let module = self.module(device, kernel);
+        let module = self.module(device, variant);
         let storage = |read_only: bool| wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Storage { read_only },
             has_dynamic_offset: false,
@@ -116,7 +118,7 @@ impl PipelineCache {
                 count: None,
             });
         }
-        let label = format!("tessera {name}");
+        let label = format!("tessera {name}/{}", variant.name);
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some(&label),
             entries: &entries,
@@ -126,7 +128,7 @@ impl PipelineCache {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let constants: Vec<(&str, f64)> = kernel
+        let constants: Vec<(&str, f64)> = variant
             .constants
             .iter()
             .map(|(k, v)| (k.as_str(), *v))
@@ -135,7 +137,7 @@ impl PipelineCache {
             label: Some(&label),
             layout: Some(&pipeline_layout),
             module: &module,
-            entry_point: Some(&kernel.entry_point),
+            entry_point: Some(&variant.entry_point),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants: &constants,
                 zero_initialize_workgroup_memory: true,

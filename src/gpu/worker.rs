@@ -23,11 +23,12 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex, RwLock};
 use smallvec::SmallVec;
 
+use crate::error::KernelError;
 use crate::error::{Error, GpuError, TaskFailure};
 use crate::gpu::device::DeviceCore;
 use crate::gpu::pool::{Kind, PooledBuffer};
 use crate::host::HostBytes;
-use crate::kernels::{Kernel, Mode};
+use crate::kernels::{Kernel, Launch, Mode, Params, Shape};
 
 const MAX_INFLIGHT: usize = 2;
 const MAX_BATCH: usize = 512;
@@ -72,8 +73,10 @@ pub(crate) struct GpuJob {
     pub(crate) args: SmallVec<[BufRef; 4]>,
     pub(crate) uploads: SmallVec<[Upload; 2]>,
     pub(crate) clears: SmallVec<[BufRef; 1]>,
-    pub(crate) uniform: Vec<u8>,
-    pub(crate) grid: [u32; 3],
+    /// The call's shapes and parameters, from which the worker derives the variant, the
+    /// uniform bytes and the grid.
+    pub(crate) shapes: SmallVec<[Shape; 4]>,
+    pub(crate) params: Params,
     /// Set when this job fails while being recorded (or with its batch), so that jobs queued
     /// behind it that depend on it are skipped instead of computing on garbage.
     pub(crate) failed: Arc<AtomicBool>,
@@ -263,14 +266,50 @@ fn record(
                 job.kernel.name()
             )
         });
-        let pipeline = core
-            .pipelines
-            .get(device, &core.label, job.kernel.name(), gpu, &job.modes);
-        let uniform_offset = (!job.uniform.is_empty()).then(|| {
+        // The variant (autotuned on first use of a class), its uniform bytes and grid. User
+        // closures run here; a panic in one fails this job only.
+        let launch = Launch {
+            shapes: &job.shapes,
+            params: &job.params,
+        };
+        let chosen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let v = core
+                .choose_variant(&job.kernel, gpu, &launch, &job.modes)
+                .map_err(|e| TaskFailure::Runtime(Box::new(e)))?;
+            Ok((
+                v,
+                gpu.uniform_bytes(&launch),
+                gpu.variants[v].dispatch.grid(&launch),
+            ))
+        }))
+        .unwrap_or_else(|p| {
+            Err(TaskFailure::Kernel(KernelError::Panicked(format!(
+                "the kernel's variant choice, uniform or dispatch function panicked: {}",
+                panic_text(&*p)
+            ))))
+        });
+        let (pipeline, uniform, grid) = match chosen {
+            Ok((v, uniform, grid)) => (
+                core.pipelines
+                    .get(
+                        device,
+                        &core.label,
+                        job.kernel.name(),
+                        gpu,
+                        &gpu.variants[v],
+                        &job.modes,
+                    )
+                    .map_err(|e| TaskFailure::Runtime(Box::new(e))),
+                uniform,
+                grid,
+            ),
+            Err(f) => (Err(f), Vec::new(), [0; 3]),
+        };
+        let uniform_offset = (!uniform.is_empty()).then(|| {
             let off = uniform_bytes.len().next_multiple_of(uniform_align);
-            let len = job.uniform.len().next_multiple_of(16);
+            let len = uniform.len().next_multiple_of(16);
             uniform_bytes.resize(off, 0);
-            uniform_bytes.extend_from_slice(&job.uniform);
+            uniform_bytes.extend_from_slice(&uniform);
             uniform_bytes.resize(off + len, 0);
             (off, len)
         });
@@ -288,9 +327,11 @@ fn record(
             let padded = n.next_multiple_of(4);
             let size = wgpu::BufferSize::new(padded).unwrap_or_else(|| unreachable!("n > 0"));
             let mut view = belt.write_buffer(&mut encoder, &up.dst.buffer, 0, size);
-            let mut staged = vec![0u8; padded as usize];
-            staged[..n as usize].copy_from_slice(src.bytes());
-            view.copy_from_slice(&staged);
+            view.slice(..n as usize).copy_from_slice(src.bytes());
+            if padded > n {
+                view.slice(n as usize..)
+                    .copy_from_slice(&[0u8; 3][..(padded - n) as usize]);
+            }
         }
         for c in &job.clears {
             encoder.clear_buffer(&c.buffer, 0, Some(c.binding_size()));
@@ -303,17 +344,11 @@ fn record(
             flag: job.failed,
             after: job.after,
         };
-        if let Err(e) = &pipeline {
-            record.fail(TaskFailure::Runtime(Box::new(e.clone())));
+        if let Err(f) = &pipeline {
+            record.fail(f.clone());
         }
         records.push(record);
-        prepared.push((
-            job.kernel,
-            job.args,
-            job.grid,
-            pipeline.ok(),
-            uniform_offset,
-        ));
+        prepared.push((job.kernel, job.args, grid, pipeline.ok(), uniform_offset));
     }
 
     // Per-batch uniform arena and status words.

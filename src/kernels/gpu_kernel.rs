@@ -94,14 +94,105 @@ pub(crate) struct StatusSpec {
     pub(crate) decode: StatusFn,
 }
 
-/// The GPU implementation of a kernel.
+type AppliesFn = Arc<dyn Fn(&Launch<'_>) -> bool + Send + Sync>;
+type ClassFn = Arc<dyn Fn(&Launch<'_>) -> String + Send + Sync>;
+
+/// One way to run a GPU kernel: WGSL source, entry point, overridable constants and dispatch
+/// geometry, and which calls it can handle. A [`GpuKernel`] has one or more; when several apply
+/// to a call, the device's autotuning table (or the first) decides.
 #[derive(Clone)]
 #[must_use]
-pub struct GpuKernel {
+pub struct GpuVariant {
+    pub(crate) name: String,
     pub(crate) source: Arc<str>,
     pub(crate) entry_point: String,
     pub(crate) constants: Vec<(String, f64)>,
     pub(crate) dispatch: Dispatch,
+    applies: Option<AppliesFn>,
+    /// Hash of everything that determines the compiled pipeline.
+    pub(crate) key: u64,
+}
+
+impl fmt::Debug for GpuVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GpuVariant")
+            .field("name", &self.name)
+            .field("entry_point", &self.entry_point)
+            .field("constants", &self.constants)
+            .field("dispatch", &self.dispatch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GpuVariant {
+    /// A variant called `name` running `entry_point` of WGSL `source`, one workgroup until
+    /// [`dispatch`](GpuVariant::dispatch) says otherwise.
+    pub fn wgsl(
+        name: impl Into<String>,
+        source: impl Into<String>,
+        entry_point: impl Into<String>,
+    ) -> GpuVariant {
+        GpuVariant {
+            name: name.into(),
+            source: Arc::from(source.into()),
+            entry_point: entry_point.into(),
+            constants: Vec::new(),
+            dispatch: Dispatch::Workgroups([1, 1, 1]),
+            applies: None,
+            key: 0,
+        }
+    }
+
+    /// Sets the dispatch geometry.
+    pub fn dispatch(mut self, d: Dispatch) -> GpuVariant {
+        self.dispatch = d;
+        self
+    }
+
+    /// Sets a pipeline-overridable constant (`override name: T = ...;`).
+    pub fn constant(mut self, name: impl Into<String>, value: f64) -> GpuVariant {
+        self.constants.push((name.into(), value));
+        self
+    }
+
+    /// Restricts the variant to calls for which `f` holds (an alignment a vectorised variant
+    /// needs, a size range).
+    pub fn applies(mut self, f: impl Fn(&Launch<'_>) -> bool + Send + Sync + 'static) -> Self {
+        self.applies = Some(Arc::new(f));
+        self
+    }
+
+    /// The variant's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The WGSL source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The entry point.
+    pub fn entry_point(&self) -> &str {
+        &self.entry_point
+    }
+
+    /// Whether this variant can run `launch`.
+    pub fn applies_to(&self, launch: &Launch<'_>) -> bool {
+        self.applies.as_ref().is_none_or(|f| f(launch))
+    }
+}
+
+/// The GPU implementation of a kernel: one or more [`GpuVariant`]s sharing bindings, uniform
+/// layout and status words.
+///
+/// Single-variant use reads like `GpuKernel::wgsl(src, "entry").dispatch(..)`; `dispatch` and
+/// `constant` then apply to the most recently added variant.
+#[derive(Clone)]
+#[must_use]
+pub struct GpuKernel {
+    pub(crate) variants: Vec<GpuVariant>,
+    pub(crate) class: Option<ClassFn>,
     explicit_bindings: Option<(Vec<u32>, u32)>,
     pub(crate) arg_bindings: Vec<u32>,
     pub(crate) params_binding: u32,
@@ -110,16 +201,13 @@ pub struct GpuKernel {
     pub(crate) has_uniform: bool,
     pub(crate) status: Option<StatusSpec>,
     pub(crate) requires: Caps,
-    /// Hash of everything that determines the compiled pipeline.
-    pub(crate) key: u64,
 }
 
 impl fmt::Debug for GpuKernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GpuKernel")
-            .field("entry_point", &self.entry_point)
-            .field("constants", &self.constants)
-            .field("dispatch", &self.dispatch)
+            .field("variants", &self.variants)
+            .field("tuned", &self.class.is_some())
             .field("arg_bindings", &self.arg_bindings)
             .field("requires", &self.requires)
             .finish_non_exhaustive()
@@ -127,14 +215,18 @@ impl fmt::Debug for GpuKernel {
 }
 
 impl GpuKernel {
-    /// A kernel from WGSL `source` and its compute `entry_point`. Dispatches one workgroup until
-    /// [`dispatch`](GpuKernel::dispatch) says otherwise.
+    /// A kernel from WGSL `source` and its compute `entry_point` (one variant, called
+    /// `default`). Dispatches one workgroup until [`dispatch`](GpuKernel::dispatch) says
+    /// otherwise.
     pub fn wgsl(source: impl Into<String>, entry_point: impl Into<String>) -> GpuKernel {
+        GpuKernel::from_variant(GpuVariant::wgsl("default", source, entry_point))
+    }
+
+    /// A kernel whose first (preferred) variant is `v`.
+    pub fn from_variant(v: GpuVariant) -> GpuKernel {
         GpuKernel {
-            source: Arc::from(source.into()),
-            entry_point: entry_point.into(),
-            constants: Vec::new(),
-            dispatch: Dispatch::Workgroups([1, 1, 1]),
+            variants: vec![v],
+            class: None,
             explicit_bindings: None,
             arg_bindings: Vec::new(),
             params_binding: 0,
@@ -143,19 +235,42 @@ impl GpuKernel {
             has_uniform: false,
             status: None,
             requires: Caps::NONE,
-            key: 0,
         }
     }
 
-    /// Sets the dispatch geometry.
-    pub fn dispatch(mut self, d: Dispatch) -> GpuKernel {
-        self.dispatch = d;
+    /// Adds a variant (after the existing ones, which are preferred when nothing is tuned).
+    pub fn variant(mut self, v: GpuVariant) -> GpuKernel {
+        self.variants.push(v);
         self
     }
 
-    /// Sets a pipeline-overridable constant (`override name: T = ...;`).
+    /// Enables autotuning: calls in the same class (`class` names it, e.g. a size bucket) on
+    /// one device use the variant that ran fastest when the device first met the class. The
+    /// choice is persisted per adapter and driver.
+    pub fn tune_by(
+        mut self,
+        class: impl Fn(&Launch<'_>) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.class = Some(Arc::new(class));
+        self
+    }
+
+    fn last(&mut self) -> &mut GpuVariant {
+        self.variants
+            .last_mut()
+            .unwrap_or_else(|| unreachable!("a GpuKernel has at least one variant"))
+    }
+
+    /// Sets the dispatch geometry of the most recently added variant.
+    pub fn dispatch(mut self, d: Dispatch) -> GpuKernel {
+        self.last().dispatch = d;
+        self
+    }
+
+    /// Sets a pipeline-overridable constant (`override name: T = ...;`) of the most recently
+    /// added variant.
     pub fn constant(mut self, name: impl Into<String>, value: f64) -> GpuKernel {
-        self.constants.push((name.into(), value));
+        self.last().constants.push((name.into(), value));
         self
     }
 
@@ -198,14 +313,19 @@ impl GpuKernel {
         self
     }
 
-    /// The WGSL source.
-    pub fn source(&self) -> &str {
-        &self.source
+    /// The variants, preferred first.
+    pub fn variants(&self) -> &[GpuVariant] {
+        &self.variants
     }
 
-    /// The entry point.
+    /// The WGSL source of the first variant.
+    pub fn source(&self) -> &str {
+        &self.variants[0].source
+    }
+
+    /// The entry point of the first variant.
     pub fn entry_point(&self) -> &str {
-        &self.entry_point
+        &self.variants[0].entry_point
     }
 
     /// Capabilities a device needs to run this.
@@ -213,7 +333,20 @@ impl GpuKernel {
         self.requires
     }
 
-    /// Resolves bindings and capabilities and validates the WGSL.
+    /// Whether several variants compete through autotuning.
+    pub fn is_tuned(&self) -> bool {
+        self.class.is_some() && self.variants.len() > 1
+    }
+
+    /// The same kernel restricted to the variant called `name`, if it has one.
+    pub(crate) fn only(&self, name: &str) -> Option<GpuKernel> {
+        let v = self.variants.iter().find(|v| v.name == name)?.clone();
+        let mut k = self.clone();
+        k.variants = vec![v];
+        Some(k)
+    }
+
+    /// Resolves bindings and capabilities and validates the WGSL of every variant.
     pub(crate) fn finish(
         mut self,
         name: &str,
@@ -232,17 +365,6 @@ impl GpuKernel {
                 arg_bindings.len()
             )));
         }
-        if let Dispatch::Elements {
-            arg,
-            workgroup_size,
-        } = self.dispatch
-            && (arg >= args.len() || workgroup_size == 0)
-        {
-            return Err(Error::Config(format!(
-                "kernel `{name}`: Dispatch::Elements names argument {arg} (of {}) with workgroup size {workgroup_size}",
-                args.len()
-            )));
-        }
         self.arg_bindings = arg_bindings;
         self.params_binding = params_binding;
         self.status_binding = params_binding + 1;
@@ -250,22 +372,46 @@ impl GpuKernel {
         for d in args.iter().map(|a| a.dtype).chain(params.iter().copied()) {
             self.requires = self.requires | d.gpu_caps();
         }
-        crate::gpu::shaders::validate(&self.source, &self.entry_point, name)?;
-        let mut h = DefaultHasher::new();
-        self.source.hash(&mut h);
-        self.entry_point.hash(&mut h);
-        for (k, v) in &self.constants {
-            k.hash(&mut h);
-            v.to_bits().hash(&mut h);
-        }
-        self.arg_bindings.hash(&mut h);
-        self.params_binding.hash(&mut h);
-        self.has_uniform.hash(&mut h);
-        self.status.as_ref().map(|s| s.words).hash(&mut h);
+        let mut names = std::collections::HashSet::new();
+        let mut layout = DefaultHasher::new();
+        self.arg_bindings.hash(&mut layout);
+        self.params_binding.hash(&mut layout);
+        self.has_uniform.hash(&mut layout);
+        self.status.as_ref().map(|s| s.words).hash(&mut layout);
         for a in args {
-            a.mode.hash(&mut h);
+            a.mode.hash(&mut layout);
         }
-        self.key = h.finish();
+        let layout = layout.finish();
+        for v in &mut self.variants {
+            if !names.insert(v.name.clone()) {
+                return Err(Error::Config(format!(
+                    "kernel `{name}` has two variants called `{}`",
+                    v.name
+                )));
+            }
+            if let Dispatch::Elements {
+                arg,
+                workgroup_size,
+            } = v.dispatch
+                && (arg >= args.len() || workgroup_size == 0)
+            {
+                return Err(Error::Config(format!(
+                    "kernel `{name}`, variant `{}`: Dispatch::Elements names argument {arg} (of {}) with workgroup size {workgroup_size}",
+                    v.name,
+                    args.len()
+                )));
+            }
+            crate::gpu::shaders::validate(&v.source, &v.entry_point, name)?;
+            let mut h = DefaultHasher::new();
+            layout.hash(&mut h);
+            v.source.hash(&mut h);
+            v.entry_point.hash(&mut h);
+            for (k, c) in &v.constants {
+                k.hash(&mut h);
+                c.to_bits().hash(&mut h);
+            }
+            v.key = h.finish();
+        }
         Ok(self)
     }
 

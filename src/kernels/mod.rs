@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 pub(crate) use cpu_task::Slot;
 pub use cpu_task::{CpuTask, TileMut, TileRef};
-pub use gpu_kernel::{Dispatch, GpuKernel, MAX_WORKGROUPS_PER_DIM};
+pub use gpu_kernel::{Dispatch, GpuKernel, GpuVariant, MAX_WORKGROUPS_PER_DIM};
 pub use params::{Params, Scalar};
 
 use crate::dtype::DType;
@@ -204,6 +204,21 @@ impl Kernel {
     /// The GPU implementation, if any.
     pub fn gpu(&self) -> Option<&GpuKernel> {
         self.0.gpu.as_deref()
+    }
+
+    /// The same kernel with its GPU implementation restricted to the variant called `name`
+    /// (for tests and benchmarks that compare variants); `None` if there is no such variant.
+    pub fn with_gpu_variant(&self, name: &str) -> Option<Kernel> {
+        let gpu = self.0.gpu.as_ref()?.only(name)?;
+        Some(Kernel(Arc::new(KernelDef {
+            name: self.0.name.clone(),
+            args: self.0.args.clone(),
+            params: self.0.params.clone(),
+            cost: self.0.cost.clone(),
+            check: self.0.check.clone(),
+            cpu: self.0.cpu.clone(),
+            gpu: Some(Arc::new(gpu)),
+        })))
     }
 
     /// Binds parameters, producing a call that can be spawned.

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::cpu::CpuPool;
 use crate::error::{Error, KernelError, Result};
-use crate::gpu::{self, GpuDevice, MemoryStats};
+use crate::gpu::{self, GpuDevice, MemoryStats, TuneConfig, TuneEntry};
 use crate::kernels::{CpuTask, Kernel, KernelCall};
 use config::{DeviceSpec, EnvConfig};
 use placement::{EarliestFinish, Placement, ProcessorModel};
@@ -264,6 +264,22 @@ impl Runtime {
         }
     }
 
+    /// The autotuning decisions of GPU device `d`: for each kernel, element type and class of
+    /// call, the winning variant and what each candidate measured.
+    ///
+    /// # Panics
+    /// If the runtime has no device `d`.
+    #[track_caller]
+    pub fn tuning(&self, d: DeviceId) -> std::collections::BTreeMap<String, TuneEntry> {
+        let devs = &self.shared().devices;
+        assert!(
+            d.0 < devs.len(),
+            "no device {d}: the runtime has {}",
+            devs.len()
+        );
+        devs[d.0].core.tuning.all()
+    }
+
     /// Memory statistics of GPU device `d`.
     ///
     /// # Panics
@@ -396,6 +412,8 @@ pub struct RuntimeBuilder {
     ignore_env: bool,
     require_gpu: bool,
     placement: Option<Box<dyn Placement>>,
+    autotune: Option<bool>,
+    tuning_cache: Option<Option<std::path::PathBuf>>,
     pub(crate) embedded: Vec<gpu::Embedded>,
     spec_error: Option<Error>,
 }
@@ -462,6 +480,21 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether devices time competing kernel variants the first time they meet a new class of
+    /// call (default: yes, unless `TESSERA_AUTOTUNE=0`). Without tuning, recorded decisions still
+    /// apply and the first applicable variant runs otherwise.
+    pub fn autotune(mut self, yes: bool) -> Self {
+        self.autotune = Some(yes);
+        self
+    }
+
+    /// Where tuning decisions persist (default: `TESSERA_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`); `None` keeps them in memory.
+    pub fn tuning_cache(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.tuning_cache = Some(dir);
+        self
+    }
+
     /// Replaces the placement policy.
     pub fn placement(mut self, p: impl Placement) -> Self {
         self.placement = Some(Box::new(p));
@@ -498,10 +531,23 @@ impl RuntimeBuilder {
             self.devices.clone().unwrap_or(DeviceSpec::None)
         };
 
+        let mut tune = if self.ignore_env {
+            let mut t = TuneConfig::from_env();
+            t.enabled = true;
+            t
+        } else {
+            TuneConfig::from_env()
+        };
+        if let Some(yes) = self.autotune {
+            tune.enabled = yes;
+        }
+        if let Some(dir) = self.tuning_cache {
+            tune.dir = dir;
+        }
         let mut devices: Vec<Arc<GpuDevice>> = Vec::new();
         for e in self.embedded {
             let label = format!("gpu{}", devices.len());
-            devices.push(Arc::new(gpu::embed(e, label)?));
+            devices.push(Arc::new(gpu::embed(e, label, tune.clone())?));
         }
         if let DeviceSpec::Entries(entries) = &spec {
             let found = gpu::discover(self.all_backends);
@@ -527,7 +573,7 @@ impl RuntimeBuilder {
                 for (adapter, info) in matched {
                     for v in 0..count {
                         let label = format!("gpu{}", devices.len());
-                        devices.push(Arc::new(gpu::open(adapter, info, label, v)?));
+                        devices.push(Arc::new(gpu::open(adapter, info, label, v, tune.clone())?));
                     }
                 }
             }

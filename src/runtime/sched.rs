@@ -589,32 +589,6 @@ impl Shared {
             let err = sh.task_error(t, TaskFailure::Runtime(Box::new(e)), Some(d + 1));
             sh.fail(t, err);
         };
-        // The user's uniform encoder and dispatch function run before anything is committed, so
-        // a panic in them fails this task and nothing else.
-        let launch = Launch {
-            shapes: &t.shapes,
-            params: &call.params,
-        };
-        let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (gpu.uniform_bytes(&launch), gpu.dispatch.grid(&launch))
-        }));
-        let (uniform, grid) = match prepared {
-            Ok(p) => p,
-            Err(p) => {
-                let msg = format!(
-                    "the GPU kernel's uniform or dispatch function panicked: {}",
-                    panic_message(&*p)
-                );
-                drop(args);
-                let err = self.task_error(
-                    t,
-                    TaskFailure::Kernel(crate::error::KernelError::Panicked(msg)),
-                    Some(d + 1),
-                );
-                self.fail(t, err);
-                return;
-            }
-        };
         // Work queued ahead of this task on `d` that it depends on: if the worker fails any of
         // it while recording, this task is skipped too.
         let after = t
@@ -700,8 +674,8 @@ impl Shared {
             args: bufs,
             uploads,
             clears,
-            uniform,
-            grid,
+            shapes: t.shapes.clone(),
+            params: call.params.clone(),
             failed: flag.clone(),
             after,
             done: {
