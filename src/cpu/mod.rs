@@ -4,6 +4,7 @@
 //! Ready tasks wait in one priority heap; up to one drainer job per pool thread pops the
 //! highest-priority task, runs it, and repeats until the heap is empty.
 
+pub(crate) mod dense;
 pub(crate) mod elementwise;
 
 use std::cmp::Ordering;

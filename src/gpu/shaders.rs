@@ -9,11 +9,42 @@ use crate::error::{Error, Result};
 
 /// `shaders/elementwise.wgsl`, owned by `gpu/kernels/elementwise.rs`.
 pub(crate) const ELEMENTWISE: &str = include_str!("../../shaders/elementwise.wgsl");
+/// `shaders/gemm.wgsl`, owned by `gpu/kernels/gemm.rs`.
+pub(crate) const GEMM: &str = include_str!("../../shaders/gemm.wgsl");
+/// `shaders/syrk.wgsl`, owned by `gpu/kernels/syrk.rs`.
+pub(crate) const SYRK: &str = include_str!("../../shaders/syrk.wgsl");
+/// `shaders/trsm.wgsl`, owned by `gpu/kernels/trsm.rs`.
+pub(crate) const TRSM: &str = include_str!("../../shaders/trsm.wgsl");
+/// `shaders/potrf.wgsl`, owned by `gpu/kernels/potrf.rs`.
+pub(crate) const POTRF: &str = include_str!("../../shaders/potrf.wgsl");
+
+/// Element types of the dense kernels.
+#[cfg(test)]
+const DENSE: &[DType] = &[DType::F32, DType::F64, DType::F16];
 
 /// Every built-in shader family: its name, its source, and the element types it is built for
 /// (what the naga test translates).
 #[cfg(test)]
-pub(crate) const FAMILIES: &[(&str, &str, &[DType])] = &[("elementwise", ELEMENTWISE, &DType::ALL)];
+pub(crate) const FAMILIES: &[(&str, &str, &[DType], Prelude)] = &[
+    (
+        "elementwise",
+        ELEMENTWISE,
+        &DType::ALL,
+        Prelude::Elementwise,
+    ),
+    ("gemm", GEMM, DENSE, Prelude::Dense),
+    ("syrk", SYRK, DENSE, Prelude::Dense),
+    ("trsm", TRSM, DENSE, Prelude::Dense),
+    ("potrf", POTRF, DENSE, Prelude::Dense),
+];
+
+/// Which prelude a shader family is written against.
+#[cfg(test)]
+#[derive(Clone, Copy)]
+pub(crate) enum Prelude {
+    Elementwise,
+    Dense,
+}
 
 /// The prelude defining `T` and `t_mul` for `dtype`.
 pub(crate) fn prelude(dtype: DType) -> &'static str {
@@ -36,6 +67,25 @@ pub(crate) fn prelude(dtype: DType) -> &'static str {
 pub(crate) fn with_dtype(body: &str, dtype: DType) -> String {
     let mut s = String::with_capacity(body.len() + 160);
     s.push_str(prelude(dtype));
+    s.push_str(body);
+    s
+}
+
+/// The prelude of the dense kernels: `T` stores an element, `Acc` accumulates (and types
+/// `alpha`, `beta`): f32 and f64 accumulate in themselves, f16 in f32.
+pub(crate) fn dense_prelude(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "alias T = f32;\nalias Acc = f32;\n",
+        DType::F64 => "alias T = f64;\nalias Acc = f64;\n",
+        DType::F16 => "enable f16;\nalias T = f16;\nalias Acc = f32;\n",
+        d => unreachable!("no dense kernels for {d}"),
+    }
+}
+
+/// A dense shader body specialised to `dtype`.
+pub(crate) fn dense_with_dtype(body: &str, dtype: DType) -> String {
+    let mut s = String::with_capacity(body.len() + 64);
+    s.push_str(dense_prelude(dtype));
     s.push_str(body);
     s
 }
@@ -154,13 +204,17 @@ mod tests {
     #[test]
     fn every_builtin_shader_validates_and_translates() {
         let mut checked = 0;
-        for (family, body, dtypes) in FAMILIES {
+        for (family, body, dtypes, prelude) in FAMILIES {
             for &dtype in *dtypes {
-                translate_all(family, dtype, &with_dtype(body, dtype));
+                let source = match prelude {
+                    Prelude::Elementwise => with_dtype(body, dtype),
+                    Prelude::Dense => dense_with_dtype(body, dtype),
+                };
+                translate_all(family, dtype, &source);
                 checked += 1;
             }
         }
-        assert!(checked >= DType::ALL.len());
+        assert!(checked >= DType::ALL.len() + 4 * DENSE.len());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod builtin;
 mod cpu_task;
+pub mod dense;
 mod gpu_kernel;
 pub(crate) mod params;
 
