@@ -243,7 +243,7 @@ fn scale_for_beta<T: Real>(c: &mut [T], beta: T) -> Accum {
     } else {
         if beta != T::from_f64(1.0) {
             for v in c.iter_mut() {
-                *v = *v * beta;
+                *v *= beta;
             }
         }
         Accum::Add
@@ -270,7 +270,7 @@ fn syrk<T: Real>(
             for j in 0..n {
                 let rows = if uplo == Uplo::Lower { j..n } else { 0..j + 1 };
                 for i in rows {
-                    c[i + j * n] = c[i + j * n] * beta;
+                    c[i + j * n] *= beta;
                 }
             }
         }
@@ -310,7 +310,7 @@ fn trsm<T: Real>(
 ) {
     if alpha != T::from_f64(1.0) {
         for v in b.iter_mut() {
-            *v = *v * alpha;
+            *v *= alpha;
         }
     }
     let b = mat_mut(b, m, n);
