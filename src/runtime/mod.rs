@@ -280,6 +280,46 @@ impl Runtime {
         devs[d.0].core.tuning.all()
     }
 
+    /// The GPU variant device `d` runs `call` with on tiles of these shapes: the only one that
+    /// applies, the recorded autotuning winner, or (autotuning now, if enabled) the fastest.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the kernel has no GPU implementation or no variant applies;
+    /// GPU errors from tuning runs.
+    ///
+    /// # Panics
+    /// If the runtime has no device `d`.
+    #[track_caller]
+    pub fn gpu_variant(
+        &self,
+        d: DeviceId,
+        call: &KernelCall,
+        shapes: &[crate::kernels::Shape],
+    ) -> Result<String> {
+        let devs = &self.shared().devices;
+        assert!(
+            d.0 < devs.len(),
+            "no device {d}: the runtime has {}",
+            devs.len()
+        );
+        let kernel = call.kernel();
+        let gpu = kernel.gpu().ok_or_else(|| {
+            Error::Config(format!(
+                "kernel `{}` has no GPU implementation",
+                kernel.name()
+            ))
+        })?;
+        let modes: Vec<_> = kernel.args().iter().map(|a| a.mode).collect();
+        let launch = crate::kernels::Launch {
+            shapes,
+            params: call.params(),
+        };
+        let v = devs[d.0]
+            .core
+            .choose_variant(kernel, gpu, &launch, &modes)?;
+        Ok(gpu.variants()[v].name().to_string())
+    }
+
     /// Memory statistics of GPU device `d`.
     ///
     /// # Panics

@@ -4,10 +4,12 @@
 //! tessera                 # same as `tessera check`: what runs where, and a self-check
 //! tessera info [--json]   # adapters, features, limits, processors
 //! tessera check           # random datadeps programs on every processor vs. a serial run
+//! tessera bench kernel gemm --dtype f32 [--sizes 64,128,256,512] [--variants]
 //! ```
 //! Global options `--devices SPEC` (e.g. `"lavapipe x 3"`, `none`) and `--cpu-threads N`
 //! override `TESSERA_DEVICES` and `TESSERA_CPU_THREADS`.
 
+mod bench;
 mod check;
 mod info;
 
@@ -56,6 +58,36 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// GFLOP/s of a dense tile kernel per processor and tile size, with faer's figure for the
+    /// same tiles and the autotuned GPU variant named.
+    Kernel {
+        /// gemm, syrk, trsm, potrf, or a full name (gemm_nt, syrk_ut, trsm_rltu, potrf_u, ...).
+        name: String,
+        /// Element type: f32, f64 or f16.
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// Tile orders.
+        #[arg(long, value_delimiter = ',', default_value = "64,128,256,512")]
+        sizes: Vec<usize>,
+        /// Timed batches per measurement.
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Also time every GPU variant, forced, side by side.
+        #[arg(long)]
+        variants: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Cli {
@@ -79,6 +111,27 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Info { json }) => info::run(&cli, *json),
         Some(Command::Check { regions, seed }) => check::run(&cli, *regions, *seed),
+        Some(Command::Bench {
+            what:
+                BenchWhat::Kernel {
+                    name,
+                    dtype,
+                    sizes,
+                    reps,
+                    variants,
+                    json,
+                },
+        }) => bench::kernel(
+            &cli,
+            &bench::KernelBench {
+                kernel: name,
+                dtype,
+                sizes,
+                reps: *reps,
+                variants: *variants,
+                json: *json,
+            },
+        ),
         None => info::run(&cli, false).and_then(|()| check::run(&cli, 50, 1)),
     };
     match result {
