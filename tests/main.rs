@@ -5,6 +5,7 @@
 mod common;
 mod concurrency;
 mod data;
+mod dense;
 mod elementwise;
 mod errors;
 mod runtime;

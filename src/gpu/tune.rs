@@ -174,9 +174,17 @@ impl DeviceCore {
         launch: &Launch<'_>,
         modes: &[Mode],
     ) -> Result<usize> {
-        let applicable: Vec<usize> = (0..gpu.variants.len())
-            .filter(|&i| gpu.variants[i].applies_to(launch))
+        let runs = |i: &usize| {
+            let v = &gpu.variants[*i];
+            v.runs_on(self.caps, self.info.subgroup_size) && v.applies_to(launch)
+        };
+        let mut applicable: Vec<usize> = (0..gpu.variants.len())
+            .filter(runs)
+            .filter(|&i| !gpu.variants[i].reference)
             .collect();
+        if applicable.is_empty() {
+            applicable = (0..gpu.variants.len()).filter(runs).collect();
+        }
         let Some(&first) = applicable.first() else {
             return Err(Error::Config(format!(
                 "no GPU variant of kernel `{}` applies to shapes {:?}",
@@ -188,11 +196,16 @@ impl DeviceCore {
                     .collect::<Vec<_>>()
             )));
         };
-        let Some(class) = gpu.class.as_ref().filter(|_| applicable.len() > 1) else {
+        let Some(class) = gpu
+            .class
+            .as_ref()
+            .filter(|_| applicable.len() > 1)
+            .and_then(|c| c(launch))
+        else {
             return Ok(first);
         };
         let dtype = launch.shapes.first().map_or("none", |s| s.dtype.name());
-        let key = format!("{}/{dtype}/{}", kernel.name(), class(launch));
+        let key = format!("{}/{dtype}/{class}", kernel.name());
         let by_name = |name: &str| {
             applicable
                 .iter()

@@ -95,7 +95,7 @@ pub(crate) struct StatusSpec {
 }
 
 type AppliesFn = Arc<dyn Fn(&Launch<'_>) -> bool + Send + Sync>;
-type ClassFn = Arc<dyn Fn(&Launch<'_>) -> String + Send + Sync>;
+type ClassFn = Arc<dyn Fn(&Launch<'_>) -> Option<String> + Send + Sync>;
 
 /// One way to run a GPU kernel: WGSL source, entry point, overridable constants and dispatch
 /// geometry, and which calls it can handle. A [`GpuKernel`] has one or more; when several apply
@@ -109,6 +109,12 @@ pub struct GpuVariant {
     pub(crate) constants: Vec<(String, f64)>,
     pub(crate) dispatch: Dispatch,
     applies: Option<AppliesFn>,
+    /// Device capabilities the variant needs beyond the kernel's.
+    pub(crate) requires: Caps,
+    /// Smallest subgroup size the variant is written for (0: no requirement).
+    pub(crate) min_subgroup: u32,
+    /// Only run when forced or when nothing else applies (a reference implementation).
+    pub(crate) reference: bool,
     /// Hash of everything that determines the compiled pipeline.
     pub(crate) key: u64,
 }
@@ -139,8 +145,38 @@ impl GpuVariant {
             constants: Vec::new(),
             dispatch: Dispatch::Workgroups([1, 1, 1]),
             applies: None,
+            requires: Caps::NONE,
+            min_subgroup: 0,
+            reference: false,
             key: 0,
         }
+    }
+
+    /// Requires device capabilities (e.g. [`Caps::SUBGROUPS`]) for this variant only; devices
+    /// without them use the kernel's other variants.
+    pub fn requires(mut self, caps: Caps) -> GpuVariant {
+        self.requires = self.requires | caps;
+        self
+    }
+
+    /// Requires subgroups of at least `size` invocations (implies [`Caps::SUBGROUPS`]).
+    pub fn min_subgroup_size(mut self, size: u32) -> GpuVariant {
+        self.min_subgroup = size;
+        self.requires(Caps::SUBGROUPS)
+    }
+
+    /// Marks the variant as a reference implementation: it runs only when forced (with
+    /// [`Kernel::with_gpu_variant`](crate::Kernel::with_gpu_variant)) or when no other variant
+    /// applies, and is never an autotuning candidate.
+    pub fn reference(mut self) -> GpuVariant {
+        self.reference = true;
+        self
+    }
+
+    /// Whether a device with `caps` and subgroup sizes `subgroup` (min, max) can run it.
+    pub(crate) fn runs_on(&self, caps: Caps, subgroup: Option<(u32, u32)>) -> bool {
+        caps.contains(self.requires)
+            && (self.min_subgroup == 0 || subgroup.is_some_and(|(lo, _)| lo >= self.min_subgroup))
     }
 
     /// Sets the dispatch geometry.
@@ -246,10 +282,11 @@ impl GpuKernel {
 
     /// Enables autotuning: calls in the same class (`class` names it, e.g. a size bucket) on
     /// one device use the variant that ran fastest when the device first met the class. The
-    /// choice is persisted per adapter and driver.
+    /// choice is persisted per adapter and driver. A call whose class is `None` (too small to
+    /// be worth timing, say) takes the first applicable variant.
     pub fn tune_by(
         mut self,
-        class: impl Fn(&Launch<'_>) -> String + Send + Sync + 'static,
+        class: impl Fn(&Launch<'_>) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
         self.class = Some(Arc::new(class));
         self

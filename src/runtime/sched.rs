@@ -280,6 +280,17 @@ impl Shared {
                 why.push(format!("{}: lacks {missing}", info.processor));
                 continue;
             }
+            if !gpu
+                .variants()
+                .iter()
+                .any(|v| v.runs_on(dev.core.caps, dev.core.info.subgroup_size))
+            {
+                why.push(format!(
+                    "{}: no GPU variant of the kernel runs on it (subgroup requirements)",
+                    info.processor
+                ));
+                continue;
+            }
             let limit = dev.core.limits.max_storage_buffer_binding_size;
             if let Some(s) = shapes.iter().find(|s| s.bytes() as u64 > limit) {
                 why.push(format!(
