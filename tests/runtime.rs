@@ -285,3 +285,78 @@ fn an_application_device_can_be_handed_to_tessera() {
     queue.write_buffer(&buf, 0, &[0u8; 16]);
     queue.submit([]);
 }
+
+/// The first call of a class on a device times the competing GPU variants and records the
+/// winner; a later runtime on the same adapter reads the decision back instead of retuning.
+#[test]
+fn autotuning_decisions_persist_per_adapter() {
+    use tessera::kernels::dense::{self, Trans};
+    if common::gpu_runtime().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-tuning-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let build = |tune: bool| {
+        Runtime::builder()
+            .ignore_env()
+            .devices(common::adapter())
+            .cpu(false)
+            .autotune(tune)
+            .tuning_cache(Some(dir.clone()))
+            .build()
+            .unwrap()
+    };
+    let n = 96; // 96^3 multiply-adds: above the size worth tuning
+    let call = dense::gemm::<f32>(Trans::No, Trans::No, 1.0, 0.0);
+    let shapes = [tessera::Shape {
+        rows: n,
+        cols: n,
+        dtype: DType::F32,
+    }; 3];
+    let rt = build(true);
+    assert!(rt.tuning(DeviceId(0)).is_empty(), "a fresh cache");
+    let a = Chunk::from_vec(&rt, n, n, vec![1.0f32; n * n]);
+    let b = Chunk::from_vec(&rt, n, n, vec![0.5f32; n * n]);
+    let c = Chunk::from_vec(&rt, n, n, vec![f32::NAN; n * n]);
+    rt.datadeps(|r| {
+        r.spawn(call.clone(), (Read(&a), Read(&b), ReadWrite(&c)));
+    })
+    .unwrap();
+    assert_eq!(c.to_vec().unwrap(), vec![48.0; n * n]);
+    let decisions = rt.tuning(DeviceId(0));
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    let (key, entry) = decisions.iter().next().unwrap();
+    assert!(key.starts_with("gemm/f32/nn/"), "{key}");
+    assert!(
+        entry.seconds.len() >= 2,
+        "several variants were timed: {entry:?}"
+    );
+    let fastest = entry
+        .seconds
+        .iter()
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .unwrap();
+    assert_eq!(entry.winner, fastest.0);
+    assert!(
+        entry.seconds.iter().all(|(v, _)| v != "plain"),
+        "the reference variant is not a candidate"
+    );
+    assert_eq!(
+        rt.gpu_variant(DeviceId(0), &call, &shapes).unwrap(),
+        entry.winner
+    );
+    let winner = entry.winner.clone();
+    drop((a, b, c, rt));
+
+    // A new runtime, with timing disabled, still applies the recorded decision.
+    let rt = build(false);
+    assert_eq!(rt.tuning(DeviceId(0)).len(), 1);
+    assert_eq!(rt.gpu_variant(DeviceId(0), &call, &shapes).unwrap(), winner);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,7 +16,8 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A ready task; called with the number of pool threads it may use.
+type Job = Box<dyn FnOnce(usize) + Send>;
 
 struct Ready {
     priority: i64,
@@ -61,9 +62,22 @@ impl Queue {
     /// Runs ready jobs, highest priority first, until none is left.
     fn drain(self: &Arc<Self>) {
         loop {
-            let next = self.ready.lock().pop();
+            let (next, alone) = {
+                let mut ready = self.ready.lock();
+                let next = ready.pop();
+                (next, ready.is_empty())
+            };
             match next {
-                Some(r) => (r.job)(),
+                Some(r) => {
+                    // The only ready task, with no other drainer busy: it may use the whole pool
+                    // (its kernel's own parallelism steals onto the idle threads).
+                    let threads = if alone && self.drainers.load(AtomicOrdering::Acquire) == 1 {
+                        self.threads
+                    } else {
+                        1
+                    };
+                    (r.job)(threads)
+                }
                 None => {
                     self.drainers.fetch_sub(1, AtomicOrdering::AcqRel);
                     // A job pushed after the pop above but before the decrement saw every
@@ -110,7 +124,7 @@ impl CpuPool {
     ///
     /// Rather than one rayon job per task, up to one *drainer* per thread pops ready jobs until
     /// the heap is empty, so a stream of small tasks costs no thread wake-ups.
-    pub(crate) fn push(&self, priority: i64, seq: u64, job: impl FnOnce() + Send + 'static) {
+    pub(crate) fn push(&self, priority: i64, seq: u64, job: impl FnOnce(usize) + Send + 'static) {
         self.shared.ready.lock().push(Ready {
             priority,
             seq,

@@ -579,7 +579,8 @@ impl Shared {
                 } else {
                     drop(args);
                     let (sh, t2) = (self.clone(), t.clone());
-                    self.cpu.push(t.priority, t.id.0, move || sh.run_cpu(&t2));
+                    self.cpu
+                        .push(t.priority, t.id.0, move |threads| sh.run_cpu(&t2, threads));
                 }
             }
             Some(d) => self.launch_gpu(t, d, args),
@@ -739,7 +740,7 @@ impl Shared {
         self.finish(t, r);
     }
 
-    fn run_cpu(self: &Arc<Self>, t: &TaskRef) {
+    fn run_cpu(self: &Arc<Self>, t: &TaskRef, threads: usize) {
         let Work::Kernel(call) = &t.work else {
             unreachable!()
         };
@@ -777,7 +778,7 @@ impl Shared {
                 shapes: &t.shapes,
                 params: &call.params,
                 slots,
-                threads: 1,
+                threads,
             };
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu(&mut task)))
                 .unwrap_or_else(|p| Err(crate::error::KernelError::Panicked(panic_message(&*p))))
