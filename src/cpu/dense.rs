@@ -174,8 +174,7 @@ fn run_f16(op: Op, t: &mut CpuTask<'_>, par: Par) -> Result<(), KernelError> {
                 c.rows,
                 par,
             );
-            // Only the referenced triangle was computed; the rest round-trips exactly.
-            narrow(&cw, c.data);
+            narrow_triangle(uplo, &cw, c.data, c.rows);
         }
         Op::Trsm(side, uplo, trans, diag) => {
             let alpha = t.param::<f32>(0);
@@ -200,11 +199,22 @@ fn run_f16(op: Op, t: &mut CpuTask<'_>, par: Par) -> Result<(), KernelError> {
             let a = t.tile_mut::<f16>(0);
             let mut aw = widen(a.data);
             let r = potrf(uplo, &mut aw, a.rows, par);
-            narrow(&aw, a.data);
+            narrow_triangle(uplo, &aw, a.data, a.rows);
             r?;
         }
     }
     Ok(())
+}
+
+/// Rounds back only the `uplo` triangle (with the diagonal) of an order-`n` tile: the other one
+/// must not be written at all (a round trip would quiet signalling NaNs).
+fn narrow_triangle(uplo: Uplo, from: &[f32], to: &mut [f16], n: usize) {
+    for j in 0..n {
+        let rows = if uplo == Uplo::Lower { j..n } else { 0..j + 1 };
+        for i in rows {
+            to[i + j * n] = f16::from_f32(from[i + j * n]);
+        }
+    }
 }
 
 fn op_ref<T>(x: MatRef<'_, T>, t: Trans) -> MatRef<'_, T> {
@@ -330,7 +340,26 @@ fn trsm<T: Real>(
     }
 }
 
+/// Indices of the strict triangle opposite to `uplo` in an order-`n` tile.
+fn other_triangle(uplo: Uplo, n: usize) -> impl Iterator<Item = usize> {
+    (0..n).flat_map(move |j| {
+        let rows = if uplo == Uplo::Lower { 0..j } else { j + 1..n };
+        rows.map(move |i| i + j * n)
+    })
+}
+
 fn potrf<T: Real>(uplo: Uplo, a: &mut [T], n: usize, par: Par) -> Result<(), KernelError> {
+    // faer's blocked kernel may write scratch values into the other triangle; LAPACK semantics
+    // (and ours) leave it untouched, so it is saved and put back.
+    let saved: Vec<T> = other_triangle(uplo, n).map(|i| a[i]).collect();
+    let result = potrf_faer(uplo, a, n, par);
+    for (i, v) in other_triangle(uplo, n).zip(saved) {
+        a[i] = v;
+    }
+    result
+}
+
+fn potrf_faer<T: Real>(uplo: Uplo, a: &mut [T], n: usize, par: Par) -> Result<(), KernelError> {
     let full = mat_mut(a, n, n);
     // Upper: factor the transposed view, whose lower triangle is A's upper one.
     let view = if uplo == Uplo::Lower {

@@ -213,6 +213,21 @@ impl GpuVariant {
         &self.entry_point
     }
 
+    /// Capabilities a device needs for this variant (beyond the kernel's).
+    pub fn required_caps(&self) -> Caps {
+        self.requires
+    }
+
+    /// The smallest subgroup size this variant is written for (0: none).
+    pub fn required_subgroup_size(&self) -> u32 {
+        self.min_subgroup
+    }
+
+    /// Whether this is a reference implementation (run only when forced).
+    pub fn is_reference(&self) -> bool {
+        self.reference
+    }
+
     /// Whether this variant can run `launch`.
     pub fn applies_to(&self, launch: &Launch<'_>) -> bool {
         self.applies.as_ref().is_none_or(|f| f(launch))
