@@ -61,6 +61,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod array;
 pub mod bench;
 mod cpu;
 mod data;
@@ -69,9 +70,11 @@ mod error;
 mod gpu;
 mod host;
 pub mod kernels;
+pub mod linalg;
 mod runtime;
 mod threads;
 
+pub use array::{AutoBlocks, Blocking, Blocks, DArray, spd_element};
 pub use data::chunk::{AnyChunk, Chunk, ReplicaState, Residency};
 pub use dtype::{Caps, DType, Element};
 pub use error::{ChunkId, Error, GpuError, KernelError, Result, TaskError, TaskFailure, TaskId};

@@ -108,12 +108,8 @@ trait Real: Float {
     const POISON: Self;
     /// A signalling NaN with a payload (the same as `POISON` for f32 and f64).
     const SIGNALLING: Self;
-    /// `v` rounded to the element type.
-    fn from_f64(v: f64) -> Self;
-    /// The value, exactly.
-    fn to_f64(self) -> f64;
     /// `v` rounded to the scalar (alpha, beta) type, and that scalar's exact value.
-    fn scalar(v: f64) -> (Self::Scalar, f64);
+    fn scalar_exact(v: f64) -> (Self::Scalar, f64);
     /// `s` of the module docs: the rounding of storing an accumulated result.
     fn store_u() -> f64 {
         if Self::U_T > Self::U_ACC {
@@ -130,13 +126,7 @@ impl Real for f32 {
     const LAMBDA_T: f64 = f32::MIN_POSITIVE as f64;
     const POISON: Self = f32::from_bits(0x7F80_5A5A);
     const SIGNALLING: Self = Self::POISON;
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
-    fn scalar(v: f64) -> (f32, f64) {
+    fn scalar_exact(v: f64) -> (f32, f64) {
         (v as f32, f64::from(v as f32))
     }
 }
@@ -147,13 +137,7 @@ impl Real for f64 {
     const LAMBDA_T: f64 = f64::MIN_POSITIVE;
     const POISON: Self = f64::from_bits(0x7FF0_0000_0000_5A5A);
     const SIGNALLING: Self = Self::POISON;
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn to_f64(self) -> f64 {
-        self
-    }
-    fn scalar(v: f64) -> (f64, f64) {
+    fn scalar_exact(v: f64) -> (f64, f64) {
         (v, v)
     }
 }
@@ -164,13 +148,7 @@ impl Real for f16 {
     const LAMBDA_T: f64 = 1.0 / 16384.0;
     const POISON: Self = f16::from_bits(0x7E5A);
     const SIGNALLING: Self = f16::from_bits(0x7C5A);
-    fn from_f64(v: f64) -> Self {
-        f16::from_f64(v)
-    }
-    fn to_f64(self) -> f64 {
-        f16::to_f64(self)
-    }
-    fn scalar(v: f64) -> (f32, f64) {
+    fn scalar_exact(v: f64) -> (f32, f64) {
         (v as f32, f64::from(v as f32))
     }
 }
@@ -638,8 +616,8 @@ fn gemm_cases<T: Real>(
                 m,
                 n,
                 k,
-                alpha: T::scalar(alpha),
-                beta: T::scalar(beta),
+                alpha: T::scalar_exact(alpha),
+                beta: T::scalar_exact(beta),
                 ca: Chunk::from_slice(rt, ar, ac, &a),
                 cb: Chunk::from_slice(rt, br, bc, &b),
                 cc: Chunk::from_slice(rt, m, n, &c0),
@@ -845,8 +823,8 @@ fn syrk_cases<T: Real>(
                 trans,
                 n,
                 k,
-                alpha: T::scalar(alpha),
-                beta: T::scalar(beta),
+                alpha: T::scalar_exact(alpha),
+                beta: T::scalar_exact(beta),
                 ca: Chunk::from_slice(rt, ar, ac, &a),
                 cc: Chunk::from_slice(rt, n, n, &c0),
                 a,
@@ -1046,7 +1024,7 @@ fn trsm_cases<T: Real>(rt: &Runtime, op: TrsmOp, dims: &[(usize, usize)]) -> Vec
             diag,
             m,
             n,
-            alpha: T::scalar(alpha),
+            alpha: T::scalar_exact(alpha),
             ca: Chunk::from_slice(rt, q, q, &a),
             cb: Chunk::from_slice(rt, m, n, &b),
             a,

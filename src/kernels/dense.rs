@@ -85,9 +85,17 @@ pub enum Diag {
 
 /// Element types of the dense kernels: `f32`, `f64`, and `half::f16` (stored in 16 bits,
 /// accumulated in `f32`).
-pub trait Float: Element + sealed::Sealed {
+pub trait Float: Element + Copy + sealed::Sealed {
     /// The type of `alpha`/`beta` and of accumulation.
     type Scalar: Element + Copy;
+    /// Unit roundoff of the storage type (2^-24, 2^-53, 2^-11).
+    const EPSILON: f64;
+    /// Converts from f64 (rounding to nearest).
+    fn from_f64(v: f64) -> Self;
+    /// Converts to f64 (exactly).
+    fn to_f64(self) -> f64;
+    /// A scalar (`alpha`, `beta`) from f64.
+    fn scalar(v: f64) -> Self::Scalar;
 }
 
 mod sealed {
@@ -99,12 +107,42 @@ mod sealed {
 
 impl Float for f32 {
     type Scalar = f32;
+    const EPSILON: f64 = 1.0 / (1u64 << 24) as f64;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn scalar(v: f64) -> f32 {
+        v as f32
+    }
 }
 impl Float for f64 {
     type Scalar = f64;
+    const EPSILON: f64 = 1.0 / (1u64 << 53) as f64;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn scalar(v: f64) -> f64 {
+        v
+    }
 }
 impl Float for f16 {
     type Scalar = f32;
+    const EPSILON: f64 = 1.0 / (1u64 << 11) as f64;
+    fn from_f64(v: f64) -> Self {
+        f16::from_f64(v)
+    }
+    fn to_f64(self) -> f64 {
+        f16::to_f64(self)
+    }
+    fn scalar(v: f64) -> f32 {
+        v as f32
+    }
 }
 
 /// The accumulation (scalar) type of a dense element type.

@@ -1,0 +1,51 @@
+//! Tiled linear algebra on [`DArray`]s, each algorithm a datadeps region of tile kernels written
+//! once for every processor mix: [`cholesky`](DArray::cholesky), [`gemm`](DArray::gemm),
+//! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve) and
+//! [`syrk`](DArray::syrk). A [`Scope`] chooses the processors.
+//!
+//! The tiled algorithms are the classical right-looking ones of PLASMA and Dagger.jl (Buttari,
+//! Langou, Kurzak, Dongarra, "A class of parallel tiled linear algebra algorithms for multicore
+//! architectures", Parallel Computing 35, 2009). Tasks carry priorities that favour each step's
+//! panel and the next panel's updates, so a factorization looks ahead instead of finishing every
+//! trailing update of one step before starting the next.
+//!
+//! Math names: `i, j, k, l` tile indices, `mt, nt, kt` tile counts.
+
+mod cholesky;
+mod matmul;
+mod trsm;
+
+use crate::array::DArray;
+use crate::error::{ChunkId, Error, KernelError};
+use crate::kernels::dense::Float;
+
+pub use crate::kernels::dense::{Diag, Side, Trans, Uplo};
+
+/// Maps a failed `potrf` on a diagonal tile to the matrix-level error: the global column of the
+/// non-positive pivot.
+pub(crate) fn factorization_error<T: Float>(a: &DArray<T>, e: Error) -> Error {
+    let pivot = match e.kernel_error() {
+        Some(KernelError::NotPositiveDefinite { index }) => *index,
+        _ => return e,
+    };
+    let chunk: Option<ChunkId> = e.task().and_then(|t| t.chunks.first().copied());
+    let nb = a.tile_size().0;
+    match (0..a.mt().min(a.nt())).find(|&k| Some(a.tile(k, k).id()) == chunk) {
+        Some(k) => Error::NotPositiveDefinite {
+            column: k * nb + pivot,
+        },
+        None => e,
+    }
+}
+
+/// Checks that `a` is square with square tiles, for factorizations and triangular solves.
+pub(crate) fn require_square<T: Float>(a: &DArray<T>, op: &str) -> Result<(), Error> {
+    let (mb, nb) = a.tile_size();
+    if a.rows() != a.cols() || mb != nb {
+        return Err(Error::ShapeMismatch {
+            op: op.to_string(),
+            detail: format!("needs a square matrix with square tiles, got {a:?}"),
+        });
+    }
+    Ok(())
+}
