@@ -360,3 +360,61 @@ fn autotuning_decisions_persist_per_adapter() {
     assert_eq!(rt.gpu_variant(DeviceId(0), &call, &shapes).unwrap(), winner);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Mesa's llvmpipe (under lavapipe) stops every loop of a shader invocation after 65535
+/// iterations in all, silently. Big tiles used to come back partly computed (a 384 x 384
+/// potrf stopped a third of the way, with no error). Kernels now declare their loop counts:
+/// on such a device a call that would exceed the budget is never placed there.
+#[test]
+fn driver_loop_budgets_keep_big_tiles_off_a_device_instead_of_truncating() {
+    use tessera::kernels::dense::{self, Uplo};
+    let Some(gpu) = common::gpu_runtime() else {
+        return;
+    };
+    let Some(limit) = gpu.processors()[0]
+        .adapter
+        .as_ref()
+        .and_then(|a| a.loop_iteration_limit)
+    else {
+        return; // not a driver with a loop budget
+    };
+    assert_eq!(limit, 65535);
+    let n = 384;
+    let spd: Vec<f32> = (0..n * n)
+        .map(|i| tessera::spd_element(3, n, i % n, i / n) as f32)
+        .collect();
+    // GPU only: a typed error naming the budget, not a silently truncated factor.
+    let a = Chunk::from_vec(&gpu, n, n, spd.clone());
+    let err = gpu
+        .datadeps(|r| {
+            r.spawn(dense::potrf::<f32>(Uplo::Lower), ReadWrite(&a));
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("65535 iterations"), "{err}");
+    // With the CPU in scope the tile goes there and the factor is right.
+    let Some(mixed) = common::mixed_runtime() else {
+        return;
+    };
+    let a = Chunk::from_vec(&mixed, n, n, spd.clone());
+    mixed
+        .datadeps(|r| {
+            r.spawn(dense::potrf::<f32>(Uplo::Lower), ReadWrite(&a));
+        })
+        .unwrap();
+    let l = a.to_vec().unwrap();
+    let last = l[(n - 1) + (n - 1) * n];
+    assert!(
+        (last - spd[(n - 1) + (n - 1) * n]).abs() > 1.0,
+        "the last pivot was factored: {last}"
+    );
+    // Small tiles still run on the GPU.
+    let m = 64;
+    let small: Vec<f32> = (0..m * m)
+        .map(|i| tessera::spd_element(3, m, i % m, i / m) as f32)
+        .collect();
+    let a = Chunk::from_vec(&gpu, m, m, small);
+    gpu.datadeps(|r| {
+        r.spawn(dense::potrf::<f32>(Uplo::Lower), ReadWrite(&a));
+    })
+    .unwrap();
+}

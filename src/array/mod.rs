@@ -381,3 +381,20 @@ impl<T: Float> DArray<T> {
         })
     }
 }
+
+impl<T: Element> DArray<T> {
+    /// Makes every tile valid in host memory (after the tasks that write them) and returns
+    /// read guards on their host replicas, in tile order: zero-copy host access for checks.
+    pub(crate) fn host_tiles(
+        &self,
+    ) -> Result<Vec<parking_lot::RwLockReadGuard<'_, crate::host::HostBytes>>> {
+        for t in &self.tiles {
+            t.sync_host()?;
+        }
+        Ok(self
+            .tiles
+            .iter()
+            .map(|t| t.raw.0.host.read_recursive())
+            .collect())
+    }
+}

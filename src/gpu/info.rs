@@ -34,6 +34,10 @@ pub struct AdapterInfo {
     pub subgroup_size: Option<(u32, u32)>,
     /// The limits that matter for compute.
     pub limits: DeviceLimits,
+    /// A driver's cap on loop iterations per shader invocation, summed over all loops, past
+    /// which loops stop silently: 65535 on Mesa's llvmpipe (lavapipe). Kernels declare their
+    /// counts, and calls that would exceed the cap run elsewhere.
+    pub loop_iteration_limit: Option<u64>,
 }
 
 fn ser_caps<S: serde::Serializer>(c: &Caps, s: S) -> Result<S::Ok, S::Error> {
@@ -147,7 +151,7 @@ pub(crate) fn from_wgpu(
     limits: &wgpu::Limits,
 ) -> AdapterInfo {
     let caps = caps_of(features);
-    AdapterInfo {
+    let mut info = AdapterInfo {
         index,
         vendor_name: vendor_name(i.vendor),
         software: i.device_type == wgpu::DeviceType::Cpu,
@@ -163,5 +167,12 @@ pub(crate) fn from_wgpu(
         driver_info: i.driver_info,
         caps,
         limits: DeviceLimits::from(limits),
+        loop_iteration_limit: None,
+    };
+    // Mesa's gallivm (llvmpipe, and lavapipe on it) terminates loops after 65535 iterations
+    // shared by every loop of a shader invocation (LP_MAX_TGSI_LOOP_ITERATIONS).
+    if info.driver.eq_ignore_ascii_case("llvmpipe") || info.name.starts_with("llvmpipe") {
+        info.loop_iteration_limit = Some(65535);
     }
+    info
 }

@@ -175,8 +175,12 @@ impl DeviceCore {
         modes: &[Mode],
     ) -> Result<usize> {
         let runs = |i: &usize| {
-            let v = &gpu.variants[*i];
-            v.runs_on(self.caps, self.info.subgroup_size) && v.applies_to(launch)
+            gpu.variants[*i].fits(
+                self.caps,
+                self.info.subgroup_size,
+                self.info.loop_iteration_limit,
+                launch,
+            )
         };
         let mut applicable: Vec<usize> = (0..gpu.variants.len())
             .filter(runs)

@@ -95,6 +95,7 @@ pub(crate) struct StatusSpec {
 }
 
 type AppliesFn = Arc<dyn Fn(&Launch<'_>) -> bool + Send + Sync>;
+type CountFn = Arc<dyn Fn(&Launch<'_>) -> u64 + Send + Sync>;
 type ClassFn = Arc<dyn Fn(&Launch<'_>) -> Option<String> + Send + Sync>;
 
 /// One way to run a GPU kernel: WGSL source, entry point, overridable constants and dispatch
@@ -115,6 +116,8 @@ pub struct GpuVariant {
     pub(crate) min_subgroup: u32,
     /// Only run when forced or when nothing else applies (a reference implementation).
     pub(crate) reference: bool,
+    /// Most loop iterations one invocation runs for a call (for drivers that cap them).
+    loop_iterations: Option<CountFn>,
     /// Hash of everything that determines the compiled pipeline.
     pub(crate) key: u64,
 }
@@ -148,8 +151,38 @@ impl GpuVariant {
             requires: Caps::NONE,
             min_subgroup: 0,
             reference: false,
+            loop_iterations: None,
             key: 0,
         }
+    }
+
+    /// Declares how many loop iterations (summed over every loop) one invocation runs at most
+    /// for a call. Some drivers stop a shader's loops silently past a budget (Mesa's llvmpipe,
+    /// lavapipe's compiler: 65535 per invocation); a variant is not run on such a device when
+    /// the call would exceed it.
+    pub fn loop_iterations(
+        mut self,
+        f: impl Fn(&Launch<'_>) -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        self.loop_iterations = Some(Arc::new(f));
+        self
+    }
+
+    /// Whether the variant can run `launch` on a device with `caps`, subgroup sizes `subgroup`
+    /// and loop budget `loop_limit`.
+    pub(crate) fn fits(
+        &self,
+        caps: Caps,
+        subgroup: Option<(u32, u32)>,
+        loop_limit: Option<u64>,
+        launch: &Launch<'_>,
+    ) -> bool {
+        self.runs_on(caps, subgroup)
+            && self.applies_to(launch)
+            && match (loop_limit, &self.loop_iterations) {
+                (Some(limit), Some(f)) => f(launch) <= limit,
+                _ => true,
+            }
     }
 
     /// Requires device capabilities (e.g. [`Caps::SUBGROUPS`]) for this variant only; devices

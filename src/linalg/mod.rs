@@ -13,6 +13,7 @@
 
 mod cholesky;
 mod matmul;
+mod residual;
 mod trsm;
 
 use crate::array::DArray;
@@ -20,6 +21,7 @@ use crate::error::{ChunkId, Error, KernelError};
 use crate::kernels::dense::Float;
 
 pub use crate::kernels::dense::{Diag, Side, Trans, Uplo};
+pub use residual::cholesky_residual;
 
 /// Maps a failed `potrf` on a diagonal tile to the matrix-level error: the global column of the
 /// non-positive pivot.

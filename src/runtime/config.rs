@@ -192,6 +192,7 @@ mod tests {
             caps: crate::dtype::Caps::NONE,
             subgroup_size: None,
             limits: Default::default(),
+            loop_iteration_limit: None,
         };
         for p in ["lavapipe", "llvmpipe", "1", "all", "vulkan", "mesa", "cpu"] {
             assert!(matches(p, &a), "{p}");

@@ -57,6 +57,11 @@ impl<T: Element> Chunk<T> {
         Ok(std::mem::take(&mut *out.lock()))
     }
 
+    /// Makes the host replica valid (after pending writers), without copying it out.
+    pub(crate) fn sync_host(&self) -> Result<()> {
+        self.host_task(Mode::Read, Box::new(|_| Ok(()))).wait()
+    }
+
     /// Overwrites the chunk with `data` (column-major), after the tasks already spawned on it.
     ///
     /// # Panics

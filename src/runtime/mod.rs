@@ -116,6 +116,15 @@ impl Runtime {
         self.shared().procs.iter().flatten().cloned().collect()
     }
 
+    /// The processors of this runtime that `scope` selects.
+    pub fn scope_processors(&self, scope: &Scope) -> Vec<Processor> {
+        scope
+            .resolve(&self.shared().procs)
+            .iter()
+            .map(Processor::from_index)
+            .collect()
+    }
+
     /// Number of GPU devices (virtual devices count separately).
     pub fn gpu_count(&self) -> usize {
         self.shared().devices.len()
@@ -231,6 +240,12 @@ impl Runtime {
             ack,
         });
         TaskHandle { task, output: out }
+    }
+
+    /// How many tasks have finished (run, failed or cancelled) since the runtime started,
+    /// host reads and writes included: a progress counter for long regions.
+    pub fn finished_tasks(&self) -> u64 {
+        self.shared().finished.load(Ordering::Relaxed)
     }
 
     /// Blocks until every task spawned so far has finished.

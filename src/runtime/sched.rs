@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     backlog: Vec<AtomicU64>,
     /// Tasks finished, per processor (host-access tasks are not counted).
     pub(crate) tasks_run: Vec<AtomicU64>,
+    /// Tasks finished in any way (run, failed, cancelled), host-access tasks included.
+    pub(crate) finished: AtomicU64,
     next_task: AtomicU64,
     outstanding: Mutex<usize>,
     idle: Condvar,
@@ -79,6 +81,7 @@ impl Shared {
             models,
             backlog: (0..n).map(|_| AtomicU64::new(0)).collect(),
             tasks_run: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            finished: AtomicU64::new(0),
             next_task: AtomicU64::new(1),
             outstanding: Mutex::new(0),
             idle: Condvar::new(),
@@ -280,14 +283,26 @@ impl Shared {
                 why.push(format!("{}: lacks {missing}", info.processor));
                 continue;
             }
-            if !gpu
-                .variants()
-                .iter()
-                .any(|v| v.runs_on(dev.core.caps, dev.core.info.subgroup_size))
-            {
+            let launch = Launch {
+                shapes,
+                params: &call.params,
+            };
+            if !gpu.variants().iter().any(|v| {
+                v.fits(
+                    dev.core.caps,
+                    dev.core.info.subgroup_size,
+                    dev.core.info.loop_iteration_limit,
+                    &launch,
+                )
+            }) {
                 why.push(format!(
-                    "{}: no GPU variant of the kernel runs on it (subgroup requirements)",
-                    info.processor
+                    "{}: no GPU variant of the kernel can run this call there (subgroup, alignment or loop-budget requirements{})",
+                    info.processor,
+                    dev.core
+                        .info
+                        .loop_iteration_limit
+                        .map(|l| format!("; the driver stops loops after {l} iterations"))
+                        .unwrap_or_default()
                 ));
                 continue;
             }
@@ -847,6 +862,7 @@ impl Shared {
         for w in wakers {
             w.wake();
         }
+        self.finished.fetch_add(1, Ordering::Relaxed);
         let mut n = self.outstanding.lock();
         *n -= 1;
         if *n == 0 {

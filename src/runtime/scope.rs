@@ -200,6 +200,7 @@ mod tests {
                     caps: crate::dtype::Caps::NONE,
                     subgroup_size: None,
                     limits: Default::default(),
+                    loop_iteration_limit: None,
                 }),
                 virtual_index: 0,
                 embedded: false,

@@ -1,7 +1,8 @@
 //! `tessera`: inspect adapters and processors, and check a machine end to end.
 //!
 //! ```text
-//! tessera                 # same as `tessera check`: what runs where, and a self-check
+//! tessera                 # the showcase: `tessera run cholesky` with its defaults
+//! tessera run cholesky [--n 4096] [--block NB] [--dtype f64] [--scope all|cpu|gpu|gpu:N]
 //! tessera info [--json]   # adapters, features, limits, processors
 //! tessera check           # random datadeps programs on every processor vs. a serial run
 //! tessera bench kernel gemm --dtype f32 [--sizes 64,128,256,512] [--variants]
@@ -12,6 +13,7 @@
 mod bench;
 mod check;
 mod info;
+mod run;
 
 use std::process::ExitCode;
 
@@ -58,11 +60,77 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Runs a showcase algorithm.
+    Run {
+        #[command(subcommand)]
+        what: RunWhat,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
     },
+}
+
+#[derive(Subcommand)]
+enum RunWhat {
+    /// Tiled Cholesky factorization of a random SPD matrix: time, GFLOP/s, residual, and the
+    /// tasks each processor ran.
+    Cholesky(CholeskyArgs),
+}
+
+#[derive(clap::Args)]
+struct CholeskyArgs {
+    /// Matrix order.
+    #[arg(long, default_value_t = 4096)]
+    n: usize,
+    /// Tile order (default: chosen from n and the processors in scope).
+    #[arg(long)]
+    block: Option<usize>,
+    /// Element type: f64, f32 or f16.
+    #[arg(long, default_value = "f64")]
+    dtype: String,
+    /// Processors: all, cpu, gpu (every GPU), gpu:N, gpus:N,M.
+    #[arg(long, default_value = "all")]
+    scope: String,
+    /// Seed of the random matrix.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Factor the upper triangle (A = U^T U) instead of the lower one.
+    #[arg(long)]
+    upper: bool,
+    /// Skip the residual check (it costs about as much as the factorization).
+    #[arg(long)]
+    no_check: bool,
+}
+
+impl CholeskyArgs {
+    fn default_run() -> CholeskyArgs {
+        CholeskyArgs {
+            n: 4096,
+            block: None,
+            dtype: "f64".into(),
+            scope: "all".into(),
+            seed: 7,
+            upper: false,
+            no_check: false,
+        }
+    }
+
+    fn run(&self, cli: &Cli) -> tessera::Result<()> {
+        run::cholesky(
+            cli,
+            &run::Cholesky {
+                n: self.n,
+                block: self.block,
+                dtype: &self.dtype,
+                scope: &self.scope,
+                seed: self.seed,
+                upper: self.upper,
+                check: !self.no_check,
+            },
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -132,7 +200,10 @@ fn main() -> ExitCode {
                 json: *json,
             },
         ),
-        None => info::run(&cli, false).and_then(|()| check::run(&cli, 50, 1)),
+        Some(Command::Run {
+            what: RunWhat::Cholesky(args),
+        }) => args.run(&cli),
+        None => CholeskyArgs::default_run().run(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -110,6 +110,23 @@ pub(crate) fn kernel(ta: Trans, tb: Trans, dtype: DType) -> GpuKernel {
                 let (m, n, _) = dims(op, l.shapes);
                 [groups(m, tm), groups(n, tn), 1]
             })));
+        // Loop iterations per invocation (drivers that cap them stop loops silently): the plain
+        // kernel loops over its 4 x 4 block at every k; tile8x16 is unrolled but for k; the
+        // subgroup variants step k by 8 and finish the tail one at a time.
+        let per_k = match s.name {
+            "plain" => 25,
+            "tile8x16" => 1,
+            _ => 0,
+        };
+        v = v.loop_iterations(move |l| {
+            let (_, _, k) = dims(op, l.shapes);
+            let k = k as u64;
+            if per_k == 0 {
+                k / 8 + 8 + 8
+            } else {
+                per_k * k + 40
+            }
+        });
         if s.subgroups {
             v = v.min_subgroup_size(8);
         }

@@ -18,7 +18,13 @@ pub(crate) fn kernel(uplo: Uplo, dtype: DType) -> GpuKernel {
         "potrf_right_looking",
     )
     .constant("LOWER", flag(uplo == Uplo::Lower))
-    .dispatch(Dispatch::Workgroups([1, 1, 1]));
+    .dispatch(Dispatch::Workgroups([1, 1, 1]))
+    // Invocation 0, the busiest: per column j, the scaling loop and its trailing columns
+    // j+1, j+1+256, ..., each (n - k) long: about n^2 / 2 + n^2 / 512 + 2 n in all.
+    .loop_iterations(|l| {
+        let n = l.shapes[0].rows as u64;
+        n * n / 2 + n * n / 512 + 2 * n + n * n.div_ceil(256)
+    });
     GpuKernel::from_variant(right_looking)
         .uniform(|l| encode_uniform(&[dim(l.shapes[0].rows)]))
         .status(1, |w| match w[0] {

@@ -26,7 +26,12 @@ pub(crate) fn kernel(uplo: Uplo, trans: Trans, dtype: DType) -> GpuKernel {
     .dispatch(Dispatch::Custom(Arc::new(move |l| {
         let (n, _, _) = dims(op, l.shapes);
         [groups(n, TILE), groups(n, TILE), 1]
-    })));
+    })))
+    // Per k: the loads loop (4), the 4 x 4 update loops (20), the k loop itself; then the store.
+    .loop_iterations(move |l| {
+        let (_, _, k) = dims(op, l.shapes);
+        25 * k as u64 + 40
+    });
     GpuKernel::from_variant(blocked).uniform(move |l| {
         let (n, _, k) = dims(op, l.shapes);
         encode_uniform(&[dim(n), dim(k), l.params[0], l.params[1]])

@@ -27,7 +27,12 @@ pub(crate) fn kernel(side: Side, uplo: Uplo, trans: Trans, diag: Diag, dtype: DT
         let b = l.shapes[1];
         let systems = if left { b.cols } else { b.rows };
         [groups(systems, 64), 1, 1]
-    })));
+    })))
+    // One system per invocation by substitution: about q^2 / 2 inner iterations plus q outer.
+    .loop_iterations(move |l| {
+        let q = l.shapes[0].rows as u64;
+        q * (q + 1) / 2 + q
+    });
     GpuKernel::from_variant(substitute).uniform(|l| {
         let b = l.shapes[1];
         encode_uniform(&[dim(b.rows), dim(b.cols), l.params[0]])
