@@ -268,6 +268,24 @@ fn an_application_device_can_be_handed_to_tessera() {
         rt.stats().get(Processor::Gpu(DeviceId(0))).unwrap().tasks,
         1
     );
+    // A dense kernel on a device without subgroups (default features) runs a variant that does
+    // not need them. Regression: the subgroup variants used to share a shader module with it,
+    // and such a module cannot be created without SUBGROUP.
+    let a = Chunk::from_vec(&rt, 64, 64, vec![1.0f32; 64 * 64]);
+    let c = Chunk::from_vec(&rt, 64, 64, vec![f32::NAN; 64 * 64]);
+    use tessera::kernels::dense::{self, Trans};
+    rt.datadeps_in(Scope::gpu(0), |r| {
+        r.spawn(
+            dense::gemm::<f32>(Trans::No, Trans::Yes, 2.0, 0.0),
+            (Read(&a), Read(&a), ReadWrite(&c)),
+        );
+    })
+    .unwrap();
+    assert_eq!(c.to_vec().unwrap(), vec![128.0; 64 * 64]);
+    assert_eq!(
+        rt.stats().get(Processor::Gpu(DeviceId(0))).unwrap().tasks,
+        2
+    );
     // An f64 task restricted to that device has nowhere to run: a typed error.
     let err = rt
         .datadeps_in(Scope::gpu(0), |r| {

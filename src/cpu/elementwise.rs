@@ -33,6 +33,27 @@ macro_rules! int_arith {
 }
 int_arith!(u32, i32);
 
+/// `get_tile` (`big -> tile`) when `get`, else `set_tile`, on any element type (a byte copy).
+pub(crate) fn submatrix(get: bool, t: &mut CpuTask<'_>) -> Result<(), KernelError> {
+    let (big, tile) = if get { (0, 1) } else { (1, 0) };
+    let (b, s) = (t.shape(big), t.shape(tile));
+    let size = b.dtype.size();
+    let r0 = t.param::<u32>(0) as usize;
+    let c0 = t.param::<u32>(1) as usize;
+    let col = s.rows * size;
+    let (src, dst) = t.bytes_pair();
+    for c in 0..s.cols {
+        let at_big = ((r0) + (c0 + c) * b.rows) * size;
+        let at_tile = c * col;
+        if get {
+            dst[at_tile..at_tile + col].copy_from_slice(&src[at_big..at_big + col]);
+        } else {
+            dst[at_big..at_big + col].copy_from_slice(&src[at_tile..at_tile + col]);
+        }
+    }
+    Ok(())
+}
+
 /// Runs `op` on the task's tiles.
 pub(crate) fn run<T: Arith>(op: Elementwise, t: &mut CpuTask<'_>) -> Result<(), KernelError> {
     match op {

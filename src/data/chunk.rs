@@ -176,6 +176,24 @@ pub(crate) fn new_inner(rt: &Runtime, shape: Shape, host: Option<HostBytes>) -> 
     })
 }
 
+/// A chunk whose only valid replica is `buf` on device `d` (an application's buffer).
+pub(crate) fn new_inner_on_device(
+    rt: &Runtime,
+    shape: Shape,
+    d: usize,
+    buf: PooledBuffer,
+) -> Arc<ChunkInner> {
+    let inner = new_inner(rt, shape, None);
+    {
+        let mut coh = inner.coh.lock();
+        coh.zero = false;
+        let r = coh.dev_mut(d);
+        r.state = ReplicaState::Modified;
+        r.buf = Some(buf);
+    }
+    inner
+}
+
 /// A type-erased chunk handle, for code that handles chunks of several element types.
 #[derive(Clone)]
 pub struct AnyChunk(pub(crate) Arc<ChunkInner>);

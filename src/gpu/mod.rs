@@ -5,6 +5,7 @@
 //! `GpuDevice`, buffers through `PooledBuffer`/`BufRef`, and work through `GpuJob`/`Readback`.
 
 mod device;
+mod embed;
 mod info;
 pub(crate) mod kernels;
 mod pipeline;

@@ -24,6 +24,9 @@ pub(crate) enum Kind {
     Status,
     /// Readback staging: map-read, copy destination.
     Readback,
+    /// A chunk replica in a buffer the application handed over: accounted as resident, never
+    /// pooled (dropped when released).
+    Imported,
 }
 
 impl Kind {
@@ -34,6 +37,7 @@ impl Kind {
             Kind::Uniform => U::UNIFORM | U::COPY_DST,
             Kind::Status => U::STORAGE | U::COPY_SRC | U::COPY_DST,
             Kind::Readback => U::MAP_READ | U::COPY_DST,
+            Kind::Imported => U::STORAGE | U::COPY_SRC | U::COPY_DST,
         }
     }
 
@@ -43,6 +47,7 @@ impl Kind {
             Kind::Uniform => "tessera uniforms",
             Kind::Status => "tessera status",
             Kind::Readback => "tessera readback",
+            Kind::Imported => "tessera imported replica",
         }
     }
 }
@@ -195,10 +200,42 @@ impl BufferPool {
         Ok(buffer)
     }
 
+    /// Accounts for an application's buffer adopted as a replica.
+    pub(crate) fn adopt(&self, buffer: wgpu::Buffer) -> PooledBuffer {
+        let capacity = buffer.size();
+        let now = self.resident.fetch_add(capacity, Ordering::Relaxed) + capacity;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        PooledBuffer {
+            buffer,
+            kind: Kind::Imported,
+            capacity,
+        }
+    }
+
+    /// A buffer of exactly `bytes` (at least 4) for the application, outside the pool, made in
+    /// error scopes.
+    pub(crate) fn create_for_export(
+        &self,
+        device: &wgpu::Device,
+        bytes: u64,
+    ) -> Result<wgpu::Buffer> {
+        self.create(device, Kind::Imported, bytes.next_multiple_of(4).max(4))
+    }
+
+    /// Stops accounting for a replica buffer handed to the application.
+    pub(crate) fn forget(&self, b: &PooledBuffer) {
+        if matches!(b.kind, Kind::Replica | Kind::Imported) {
+            self.resident.fetch_sub(b.capacity, Ordering::Relaxed);
+        }
+    }
+
     /// Returns a buffer for reuse. The caller guarantees no unfinished GPU work uses it.
     pub(crate) fn release(&self, b: PooledBuffer) {
-        if b.kind == Kind::Replica {
+        if matches!(b.kind, Kind::Replica | Kind::Imported) {
             self.resident.fetch_sub(b.capacity, Ordering::Relaxed);
+        }
+        if b.kind == Kind::Imported {
+            return; // the application's buffer: dropped, not pooled
         }
         let mut free = self.free.lock();
         free.lists

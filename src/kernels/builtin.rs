@@ -67,6 +67,64 @@ pub fn axpy<T: Element>(alpha: T) -> KernelCall {
     by_dtype(Elementwise::Axpy, T::DTYPE).call([alpha.into_scalar()])
 }
 
+/// `tile = big[row0 .., col0 ..]` (the tile's shape decides the block): `(Read big, Write tile)`.
+pub fn get_tile<T: Element>(row0: usize, col0: usize) -> KernelCall {
+    submatrix(true, T::DTYPE).call([offset(row0), offset(col0)])
+}
+
+/// `big[row0 .., col0 ..] = tile`: `(Read tile, ReadWrite big)`; the rest of `big` is kept.
+pub fn set_tile<T: Element>(row0: usize, col0: usize) -> KernelCall {
+    submatrix(false, T::DTYPE).call([offset(row0), offset(col0)])
+}
+
+fn offset(x: usize) -> crate::kernels::Scalar {
+    crate::kernels::Scalar::U32(u32::try_from(x).expect("matrix offsets above 2^32"))
+}
+
+fn submatrix(get: bool, d: DType) -> Kernel {
+    static CACHE: OnceLock<Mutex<HashMap<(bool, DType), Kernel>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry((get, d))
+        .or_insert_with(|| {
+            let (name, big, tile) = if get {
+                ("get_tile", 0, 1)
+            } else {
+                ("set_tile", 1, 0)
+            };
+            let b = if get {
+                Kernel::builder(name).arg(Mode::Read, d).arg(Mode::Write, d)
+            } else {
+                Kernel::builder(name)
+                    .arg(Mode::Read, d)
+                    .arg(Mode::ReadWrite, d)
+            };
+            b.param(DType::U32)
+                .param(DType::U32)
+                .check(move |l: &Launch<'_>| {
+                    let (b, t) = (l.shapes[big], l.shapes[tile]);
+                    let r0 = l.params[0].get::<u32>().unwrap_or(0) as usize;
+                    let c0 = l.params[1].get::<u32>().unwrap_or(0) as usize;
+                    if r0 + t.rows > b.rows || c0 + t.cols > b.cols {
+                        return Err(KernelError::InvalidArgument(format!(
+                            "{name}: a {}x{} tile at ({r0}, {c0}) does not fit a {}x{} matrix",
+                            t.rows, t.cols, b.rows, b.cols
+                        )));
+                    }
+                    Ok(())
+                })
+                .cost(move |l: &Launch<'_>| Cost {
+                    flops: 0.0,
+                    bytes: 2.0 * l.shapes[tile].bytes() as f64,
+                })
+                .cpu(move |t| crate::cpu::elementwise::submatrix(get, t))
+                .gpu(crate::gpu::kernels::submatrix::kernel(get, d))
+                .build()
+                .unwrap_or_else(|e| unreachable!("built-in {name} for {d} must build: {e}"))
+        })
+        .clone()
+}
+
 /// The kernel descriptor of a built-in by name (`"fill"`, `"copy"`, `"scale"`, `"axpy"`) and
 /// element type.
 pub fn kernel(name: &str, dtype: DType) -> Option<Kernel> {

@@ -176,6 +176,21 @@ impl<'a> CpuTask<'a> {
         s
     }
 
+    /// Arguments 0 and 1 as raw bytes: `(read, written)`, for type-agnostic copies.
+    ///
+    /// # Panics
+    /// Unless argument 0 is read-only and argument 1 writable, both untaken.
+    pub(crate) fn bytes_pair(&mut self) -> (&'a [u8], &'a mut [u8]) {
+        let mut it = self.slots.iter_mut();
+        let (Some(Slot::Shared(src)), Some(Slot::Exclusive(dst))) = (it.next(), it.next()) else {
+            unreachable!("bytes_pair needs (Read, Write/ReadWrite) arguments")
+        };
+        let dst = dst
+            .take()
+            .unwrap_or_else(|| unreachable!("argument 1 already taken"));
+        (src, dst)
+    }
+
     /// A read-only view of argument `i`.
     ///
     /// # Panics

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 pub(crate) use cpu_task::Slot;
 pub use cpu_task::{CpuTask, TileMut, TileRef};
+pub(crate) use gpu_kernel::fold_groups;
 pub use gpu_kernel::{Dispatch, GpuKernel, GpuVariant, MAX_WORKGROUPS_PER_DIM};
 pub use params::{Params, Scalar};
 

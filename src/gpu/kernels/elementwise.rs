@@ -11,6 +11,11 @@ use crate::kernels::{Dispatch, GpuKernel, Scalar};
 /// Invocations per workgroup; must match `WG` in the shader.
 const WORKGROUP_SIZE: u32 = 256;
 
+/// `[x, y, 1]` workgroups for a 1D count, folded into y past 65535 (see the shader).
+pub(crate) fn fold(groups: u64) -> [u32; 3] {
+    crate::kernels::fold_groups(groups)
+}
+
 /// The GPU implementation of `op` on `T`.
 pub(crate) fn gpu_kernel<T: Element>(op: Elementwise) -> GpuKernel {
     let args: &[u32] = match op {
