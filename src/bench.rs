@@ -367,3 +367,161 @@ pub fn dense_kernel_faer(name: &str, dtype: DType, n: usize, reps: usize) -> Res
         .collect();
     Ok(Stats::of(samples?))
 }
+
+/// The tiled algorithms `tessera bench` measures: `cholesky` (n^3/3 flops), `matmul`
+/// (`C = A B`, 2n^3) and `trsm` (`L X = B`, n^3), on order-`n` matrices.
+pub const ALGORITHMS: [&str; 3] = ["cholesky", "matmul", "trsm"];
+
+/// Floating-point operations of algorithm `name` at order `n`.
+///
+/// # Errors
+/// [`Error::Config`] for an unknown algorithm.
+pub fn algorithm_flops(name: &str, n: usize) -> Result<f64> {
+    let n = n as f64;
+    match name {
+        "cholesky" => Ok(n * n * n / 3.0),
+        "matmul" => Ok(2.0 * n * n * n),
+        "trsm" => Ok(n * n * n),
+        other => Err(Error::Config(format!(
+            "unknown algorithm `{other}`: use cholesky, matmul or trsm"
+        ))),
+    }
+}
+
+/// Element `(r, c)` of the lower triangular, well-conditioned matrix the `trsm` benchmarks
+/// solve with.
+fn lower_element(seed: u64, n: usize, r: usize, c: usize) -> f64 {
+    match r.cmp(&c) {
+        std::cmp::Ordering::Less => 0.0,
+        std::cmp::Ordering::Equal => 2.0 + crate::array::element_random(seed, r, c).abs(),
+        std::cmp::Ordering::Greater => crate::array::element_random(seed, r, c) / n as f64,
+    }
+}
+
+/// Measures the tiled algorithm `name` at order `n` with `nb x nb` tiles on the processors of
+/// `scope`: GFLOP/s over `reps` runs (inputs made before each, outside the timing).
+///
+/// # Errors
+/// [`Error::Config`] for an unknown algorithm; failures of the algorithm.
+pub fn algorithm<T: dense::Float>(
+    rt: &Runtime,
+    name: &str,
+    n: usize,
+    nb: usize,
+    scope: &Scope,
+    reps: usize,
+) -> Result<Stats> {
+    use crate::array::{Blocks, DArray};
+    use crate::linalg::{Diag, Side, Trans, Uplo};
+    let flops = algorithm_flops(name, n)?;
+    let blocks = Blocks::square(nb);
+    let mut samples = Vec::new();
+    for rep in 0..reps.max(1) + 1 {
+        let secs = match name {
+            "cholesky" => {
+                let a = DArray::<T>::rand_spd(rt, n, blocks, 11);
+                rt.wait_idle();
+                let t = Instant::now();
+                a.cholesky_with(Uplo::Lower, scope)?;
+                t.elapsed().as_secs_f64()
+            }
+            "matmul" => {
+                let a = DArray::<T>::rand(rt, n, n, blocks, 12);
+                let b = DArray::<T>::rand(rt, n, n, blocks, 13);
+                let c = DArray::<T>::zeros(rt, n, n, blocks);
+                rt.wait_idle();
+                let t = Instant::now();
+                c.gemm(1.0, &a, Trans::No, &b, Trans::No, 0.0, scope)?;
+                t.elapsed().as_secs_f64()
+            }
+            _ => {
+                let a = DArray::<T>::from_fn(rt, n, n, blocks, |r, c| {
+                    T::from_f64(lower_element(14, n, r, c))
+                });
+                let b = DArray::<T>::rand(rt, n, n, blocks, 15);
+                rt.wait_idle();
+                let t = Instant::now();
+                a.trsm(
+                    Side::Left,
+                    Uplo::Lower,
+                    Trans::No,
+                    Diag::NonUnit,
+                    1.0,
+                    &b,
+                    scope,
+                )?;
+                t.elapsed().as_secs_f64()
+            }
+        };
+        // The first run warms up (pipelines, autotuning, first-touch of memory).
+        if rep > 0 {
+            samples.push(flops / secs / 1e9);
+        }
+    }
+    Ok(Stats::of(samples))
+}
+
+/// Measures faer's own parallel routine for the same problem as [`algorithm`] (faer's
+/// `llt`, `matmul` and `solve_lower_triangular_in_place` on rayon's global pool, which has one
+/// thread per core unless `RAYON_NUM_THREADS` says otherwise).
+///
+/// # Errors
+/// [`Error::Config`] for an unknown algorithm, or a failed factorization.
+pub fn algorithm_faer<T>(name: &str, n: usize, reps: usize) -> Result<Stats>
+where
+    T: dense::Float + faer::traits::RealField,
+{
+    use faer::{Accum, Mat, Par};
+    let flops = algorithm_flops(name, n)?;
+    let par = Par::rayon(0);
+    let mut samples = Vec::new();
+    for rep in 0..reps.max(1) + 1 {
+        let secs = match name {
+            "cholesky" => {
+                let a = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::spd_element(11, n, r, c))
+                });
+                let t = Instant::now();
+                a.llt(faer::Side::Lower)
+                    .map_err(|e| Error::Config(format!("faer's Cholesky failed: {e:?}")))?;
+                t.elapsed().as_secs_f64()
+            }
+            "matmul" => {
+                let a = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::element_random(12, r, c))
+                });
+                let b = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::element_random(13, r, c))
+                });
+                let mut c = Mat::<T>::zeros(n, n);
+                let t = Instant::now();
+                faer::linalg::matmul::matmul(
+                    c.as_mut(),
+                    Accum::Replace,
+                    a.as_ref(),
+                    b.as_ref(),
+                    T::from_f64(1.0),
+                    par,
+                );
+                t.elapsed().as_secs_f64()
+            }
+            _ => {
+                let a = Mat::<T>::from_fn(n, n, |r, c| T::from_f64(lower_element(14, n, r, c)));
+                let mut b = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::element_random(15, r, c))
+                });
+                let t = Instant::now();
+                faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                    a.as_ref(),
+                    b.as_mut(),
+                    par,
+                );
+                t.elapsed().as_secs_f64()
+            }
+        };
+        if rep > 0 {
+            samples.push(flops / secs / 1e9);
+        }
+    }
+    Ok(Stats::of(samples))
+}

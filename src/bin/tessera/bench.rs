@@ -148,3 +148,77 @@ pub(crate) fn kernel(cli: &Cli, o: &KernelBench<'_>) -> tessera::Result<()> {
     }
     Ok(())
 }
+
+/// Options of `tessera bench cholesky|matmul|trsm`.
+pub(crate) struct AlgorithmBench<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) dtypes: &'a [String],
+    pub(crate) sizes: &'a [usize],
+    pub(crate) scopes: &'a [String],
+    pub(crate) block: Option<usize>,
+    pub(crate) reps: usize,
+}
+
+/// GFLOP/s of a tiled algorithm per scope and size, with faer's parallel routine for the same
+/// problem in the same run and the ratio.
+pub(crate) fn algorithm(cli: &Cli, o: &AlgorithmBench<'_>) -> tessera::Result<()> {
+    let rt = cli.runtime()?;
+    println!(
+        "{} GFLOP/s, median of {} runs; faer = faer's parallel routine ({} rayon threads); processors: {}",
+        o.name,
+        o.reps,
+        rayon::current_num_threads(),
+        rt.processors()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "{:>5} {:>6} {:>5} {:>9} {:>9} {:>7}  scope",
+        "dtype", "n", "tile", "faer", "tessera", "ratio"
+    );
+    for dtype in o.dtypes {
+        for &n in o.sizes {
+            let faer = match dtype.as_str() {
+                "f64" => bench::algorithm_faer::<f64>(o.name, n, o.reps)?,
+                "f32" => bench::algorithm_faer::<f32>(o.name, n, o.reps)?,
+                d => {
+                    return Err(tessera::Error::Config(format!(
+                        "--dtype {d}: use f64 or f32"
+                    )));
+                }
+            };
+            for s in o.scopes {
+                let scope = crate::run::parse_scope(s)?;
+                let slots: usize = rt
+                    .scope_processors(&scope)
+                    .iter()
+                    .map(|p| {
+                        rt.processors()
+                            .iter()
+                            .find(|i| i.processor == *p)
+                            .map_or(1, |i| i.slots)
+                    })
+                    .sum();
+                let nb = o
+                    .block
+                    .unwrap_or_else(|| tessera::AutoBlocks::order(n, slots.max(1)));
+                let ours = match dtype.as_str() {
+                    "f64" => bench::algorithm::<f64>(&rt, o.name, n, nb, &scope, o.reps)?,
+                    _ => bench::algorithm::<f32>(&rt, o.name, n, nb, &scope, o.reps)?,
+                };
+                println!(
+                    "{:>5} {:>6} {:>5} {:>9.1} {:>9.1} {:>6.2}x  {s}",
+                    dtype,
+                    n,
+                    nb,
+                    faer.median,
+                    ours.median,
+                    ours.median / faer.median
+                );
+            }
+        }
+    }
+    Ok(())
+}

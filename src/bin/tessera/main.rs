@@ -156,6 +156,47 @@ enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Tiled Cholesky factorization, against faer's parallel Cholesky.
+    Cholesky(AlgorithmArgs),
+    /// Tiled C = A B, against faer's parallel matmul.
+    Matmul(AlgorithmArgs),
+    /// Tiled L X = B with a matrix right-hand side, against faer's parallel triangular solve.
+    Trsm(AlgorithmArgs),
+}
+
+#[derive(clap::Args)]
+struct AlgorithmArgs {
+    /// Matrix orders.
+    #[arg(long, value_delimiter = ',', default_value = "1024,2048,4096")]
+    sizes: Vec<usize>,
+    /// Element types.
+    #[arg(long, value_delimiter = ',', default_value = "f64,f32")]
+    dtype: Vec<String>,
+    /// Scopes to run in: all, cpu, gpu, gpu:N, gpus:N,M.
+    #[arg(long, value_delimiter = ',', default_value = "cpu,all")]
+    scopes: Vec<String>,
+    /// Tile order (default: chosen from n and the processors in scope).
+    #[arg(long)]
+    block: Option<usize>,
+    /// Timed runs per measurement (after one warm-up run).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+}
+
+impl AlgorithmArgs {
+    fn run(&self, cli: &Cli, name: &str) -> tessera::Result<()> {
+        bench::algorithm(
+            cli,
+            &bench::AlgorithmBench {
+                name,
+                dtypes: &self.dtype,
+                sizes: &self.sizes,
+                scopes: &self.scopes,
+                block: self.block,
+                reps: self.reps,
+            },
+        )
+    }
 }
 
 impl Cli {
@@ -203,6 +244,15 @@ fn main() -> ExitCode {
         Some(Command::Run {
             what: RunWhat::Cholesky(args),
         }) => args.run(&cli),
+        Some(Command::Bench {
+            what: BenchWhat::Cholesky(args),
+        }) => args.run(&cli, "cholesky"),
+        Some(Command::Bench {
+            what: BenchWhat::Matmul(args),
+        }) => args.run(&cli, "matmul"),
+        Some(Command::Bench {
+            what: BenchWhat::Trsm(args),
+        }) => args.run(&cli, "trsm"),
         None => CholeskyArgs::default_run().run(&cli),
     };
     match result {
