@@ -36,7 +36,11 @@ fn main() -> tessera::Result<()> {
                 for i in j + 1..nt {
                     r.spawn(
                         gemm::<f64>(Trans::No, Trans::Yes, -1.0, 1.0),
-                        (Read(a.tile(i, k)), Read(a.tile(j, k)), ReadWrite(a.tile(i, j))),
+                        (
+                            Read(a.tile(i, k)),
+                            Read(a.tile(j, k)),
+                            ReadWrite(a.tile(i, j)),
+                        ),
                     );
                 }
             }
