@@ -33,7 +33,7 @@
 //! - [`Kernel`]: a descriptor with a CPU closure and/or a [`GpuKernel`] (WGSL, one or more
 //!   [`GpuVariant`]s, autotuned per device); elementwise built-ins in [`kernels::builtin`],
 //!   dense tile kernels (GEMM, SYRK, TRSM, POTRF) in [`kernels::dense`].
-//! - [`bench`]: the measuring harness behind `tessera bench` and `cargo bench`.
+//! - [`mod@bench`]: the measuring harness behind `tessera bench` and `cargo bench`.
 //! - [`Scope`]: which processors a region or task may use.
 //! - [`Placement`]: the placement interface; [`EarliestFinish`] is the default policy.
 //! - [`Error`]: every failure, typed.
