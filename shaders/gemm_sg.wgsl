@@ -40,7 +40,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read> b: array<T>;
 @group(0) @binding(2) var<storage, read_write> c: array<T>;
-@group(0) @binding(3) var<uniform> P: Params;
+@group(0) @binding(3) var<storage, read> P: Params;
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;

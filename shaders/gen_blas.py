@@ -332,7 +332,7 @@ def syrk_sgv(RV, NB, wgc, name, default_wg):
 BIND_SYRK = """\
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read_write> c: array<T>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> p: Params;
 """
 BIND_SYRK4 = BIND_SYRK.replace("var<storage, read> a: array<T>", "var<storage, read> a4: array<vec4<T>>")
 
@@ -752,13 +752,13 @@ def trsm_sgv(wgc, name, default_wg):
 BIND_TRSM4 = """\
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read_write> b4: array<vec4<T>>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> p: Params;
 """
 
 BIND_TRSM = """\
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read_write> b: array<T>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> p: Params;
 """
 
 trsm = "\n".join([TRSM_HEADER, TRSM_PARAMS, BIND_TRSM, TRSM_COMMON, TRSM_AT, TRSM_XB,

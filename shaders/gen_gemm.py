@@ -138,14 +138,14 @@ BIND_SCALAR = """\
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read> b: array<T>;
 @group(0) @binding(2) var<storage, read_write> c: array<T>;
-@group(0) @binding(3) var<uniform> P: Params;
+@group(0) @binding(3) var<storage, read> P: Params;
 """
 
 BIND_VEC4 = """\
 @group(0) @binding(0) var<storage, read> a4: array<vec4<T>>;
 @group(0) @binding(1) var<storage, read> b: array<T>;
 @group(0) @binding(2) var<storage, read_write> c: array<T>;
-@group(0) @binding(3) var<uniform> P: Params;
+@group(0) @binding(3) var<storage, read> P: Params;
 """
 
 A_SCALAR = """\

@@ -29,7 +29,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read_write> a: array<T>;
-@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> p: Params;
 @group(0) @binding(2) var<storage, read_write> status: array<atomic<u32>>;
 
 override LOWER: bool = true;

@@ -26,7 +26,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> src: array<T>;
 @group(0) @binding(1) var<storage, read_write> dst: array<T>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> p: Params;
 
 const WG: u32 = 256u;
 

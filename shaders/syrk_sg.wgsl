@@ -43,7 +43,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read_write> c: array<T>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> p: Params;
 
 override LOWER: bool = true;
 override TRANS: bool = false;

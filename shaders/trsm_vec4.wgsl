@@ -38,7 +38,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> a: array<T>;
 @group(0) @binding(1) var<storage, read_write> b4: array<vec4<T>>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> p: Params;
 
 override LEFT: bool = true;
 override LOWER: bool = true;

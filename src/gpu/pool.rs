@@ -34,7 +34,7 @@ impl Kind {
         use wgpu::BufferUsages as U;
         match self {
             Kind::Replica => U::STORAGE | U::COPY_SRC | U::COPY_DST,
-            Kind::Uniform => U::UNIFORM | U::COPY_DST,
+            Kind::Uniform => U::UNIFORM | U::STORAGE | U::COPY_DST,
             Kind::Status => U::STORAGE | U::COPY_SRC | U::COPY_DST,
             Kind::Readback => U::MAP_READ | U::COPY_DST,
             Kind::Imported => U::STORAGE | U::COPY_SRC | U::COPY_DST,
@@ -99,7 +99,8 @@ struct Free {
 
 /// The size class of a request: what capacity a buffer serving it has.
 pub(crate) fn size_class(bytes: u64) -> u64 {
-    let bytes = bytes.max(16);
+    // At least 32 bytes: the smallest binding a shader may declare (one vec4<f64>).
+    let bytes = bytes.max(32);
     if bytes <= 64 * 1024 {
         return bytes.next_power_of_two();
     }
@@ -299,7 +300,7 @@ mod tests {
 
     #[test]
     fn size_classes_bound_waste() {
-        assert_eq!(size_class(0), 16);
+        assert_eq!(size_class(0), 32);
         assert_eq!(size_class(17), 32);
         assert_eq!(size_class(65536), 65536);
         for bytes in [

@@ -54,9 +54,14 @@ impl BufRef {
         }
     }
 
-    /// The binding size: at least 4 bytes and a multiple of 4, as storage bindings require.
+    /// The binding size: a multiple of 4, as storage bindings require, and at least 32 bytes
+    /// (pooled buffers have that much) so that an empty or tiny tile still satisfies a shader
+    /// whose array elements are as large as `vec4<f64>`.
     fn binding_size(&self) -> u64 {
-        self.bytes.next_multiple_of(4).max(4)
+        self.bytes
+            .next_multiple_of(4)
+            .max(32)
+            .min(self.buffer.size().max(4))
     }
 }
 
@@ -246,7 +251,11 @@ fn record(
     events: &Sender<Event>,
 ) -> Batch {
     let device = &core.device;
-    let uniform_align = core.limits.min_uniform_buffer_offset_alignment.max(16) as usize;
+    let uniform_align = core
+        .limits
+        .min_uniform_buffer_offset_alignment
+        .max(core.limits.min_storage_buffer_offset_alignment)
+        .max(16) as usize;
     let storage_align = core.limits.min_storage_buffer_offset_alignment.max(4) as usize;
 
     let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);

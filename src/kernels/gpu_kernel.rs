@@ -3,9 +3,12 @@
 //! Binding convention (group 0), unless [`GpuKernel::bindings`] says otherwise:
 //! - binding `i` is the task's `i`-th argument: `var<storage, read>` for `Read`,
 //!   `var<storage, read_write>` for `Write` and `ReadWrite`, an `array` of the element's WGSL type;
-//! - binding `n` (the number of arguments) is a `var<uniform>` struct with the call's scalar
-//!   parameters in order (laid out as WGSL lays out a struct), present when the kernel has
-//!   parameters or a custom uniform encoder;
+//! - binding `n` (the number of arguments) is a struct with the call's scalar parameters in
+//!   order (laid out as WGSL lays out a struct), present when the kernel has parameters or a
+//!   custom uniform encoder. Declare it `var<storage, read>` (what the built-in kernels do) or
+//!   `var<uniform>`; tessera reads the shader to tell which. Prefer `var<storage, read>`: Mesa's
+//!   software driver lavapipe recompiles a shader whenever the contents of a small uniform
+//!   buffer change, which costs milliseconds per dispatch;
 //! - binding `n + 1` is a `var<storage, read_write> array<atomic<u32>>` of status words, zeroed
 //!   before the dispatch, present when the kernel declares [`GpuKernel::status`].
 
