@@ -343,3 +343,50 @@ fn a_lost_device_fails_its_tasks_and_nothing_hangs() {
         "expected a device-lost error: {msg}"
     );
 }
+
+/// A user kernel whose shader needs more bytes at a binding than the tile has fails alone,
+/// with a validation error naming the binding; the device is not lost and later work runs.
+#[test]
+fn a_binding_smaller_than_the_shader_needs_fails_only_its_task() {
+    let Some(rt) = common::own_gpu_runtime("ADAPTER", false) else {
+        return;
+    };
+    const WGSL: &str = r#"
+struct Big { v: array<vec4<f32>, 8> }
+@group(0) @binding(0) var<storage, read_write> x: array<Big>;
+@compute @workgroup_size(1) fn main() { x[0].v[0].x = 1.0; }
+"#;
+    let big = Kernel::builder("needs_128_bytes")
+        .read_write(DType::F32)
+        .gpu(GpuKernel::wgsl(WGSL, "main").dispatch(Dispatch::Workgroups([1, 1, 1])))
+        .build()
+        .unwrap();
+    within(60, move || {
+        let small = Chunk::from_vec(&rt, 4, 1, vec![2.0f32; 4]);
+        let other = Chunk::from_vec(&rt, 4, 1, vec![3.0f32; 4]);
+        let err = rt
+            .datadeps(|r| {
+                r.spawn(big.call([]), ReadWrite(&small));
+                r.spawn(builtin::scale(2.0f32), ReadWrite(&other));
+            })
+            .unwrap_err();
+        let Error::Task(t) = &err else {
+            panic!("expected a task error, got {err}")
+        };
+        assert_eq!(t.kernel, "needs_128_bytes", "{err}");
+        assert!(
+            matches!(&t.source, TaskFailure::Runtime(e) if matches!(**e, Error::Gpu(_))),
+            "{err}"
+        );
+        assert_eq!(
+            other.to_vec().unwrap(),
+            vec![6.0f32; 4],
+            "the independent task ran"
+        );
+        rt.datadeps(|r| {
+            r.spawn(builtin::scale(0.5f32), ReadWrite(&small));
+        })
+        .expect("the device is still usable");
+        assert_eq!(small.to_vec().unwrap(), vec![1.0f32; 4]);
+    });
+}

@@ -8,5 +8,6 @@ mod data;
 mod dense;
 mod elementwise;
 mod errors;
+mod linalg;
 mod runtime;
 mod serial_equivalence;

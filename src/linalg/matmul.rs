@@ -4,6 +4,7 @@
 //! Each tile of `C` is a chain of GEMMs over the inner tiles (the first with `beta`, the rest
 //! accumulating); different tiles of `C` run in parallel.
 
+use crate::Chunk;
 use crate::array::DArray;
 use crate::error::{Error, Result};
 use crate::kernels::dense::{self, Float, Trans, Uplo};
@@ -69,12 +70,17 @@ impl<T: Float> DArray<T> {
             for j in 0..bnt {
                 for i in 0..amt {
                     if akt == 0 {
-                        // An empty inner dimension: C = beta C.
+                        // An empty inner dimension: C = beta C, through the GEMM kernel with
+                        // empty operands so that beta = 0 writes zeros without reading C.
+                        let c = self.tile(i, j);
+                        let rt = self.runtime();
                         r.spawn(
-                            crate::kernels::builtin::kernel("scale", T::DTYPE)
-                                .unwrap_or_else(|| unreachable!("scale exists for every type"))
-                                .call([crate::Scalar::from(T::from_f64(beta))]),
-                            ReadWrite(self.tile(i, j)),
+                            dense::gemm::<T>(Trans::No, Trans::No, alpha_s, T::scalar(beta)),
+                            (
+                                Read(&Chunk::<T>::zeros(rt, c.rows(), 0)),
+                                Read(&Chunk::<T>::zeros(rt, 0, c.cols())),
+                                ReadWrite(c),
+                            ),
                         );
                     }
                     for l in 0..akt {
@@ -140,6 +146,28 @@ impl<T: Float> DArray<T> {
                 for i in j..nt {
                     // Lower: C_ij (i >= j); upper: C_ji.
                     let (ci, cj) = if uplo == Uplo::Lower { (i, j) } else { (j, i) };
+                    if akt == 0 {
+                        // An empty inner dimension: C = beta C on the triangle, through the
+                        // kernels with empty operands (beta = 0 writes zeros without reading C).
+                        let rt = self.runtime();
+                        let c = self.tile(ci, cj);
+                        let ea = Chunk::<T>::zeros(rt, c.rows(), 0);
+                        if i == j {
+                            r.spawn(
+                                dense::syrk::<T>(uplo, Trans::No, alpha_s, T::scalar(beta)),
+                                (Read(&ea), ReadWrite(c)),
+                            );
+                        } else {
+                            r.spawn(
+                                dense::gemm::<T>(Trans::No, Trans::No, alpha_s, T::scalar(beta)),
+                                (
+                                    Read(&ea),
+                                    Read(&Chunk::<T>::zeros(rt, 0, c.cols())),
+                                    ReadWrite(c),
+                                ),
+                            );
+                        }
+                    }
                     for l in 0..akt {
                         let b_l = if l == 0 { T::scalar(beta) } else { one };
                         if i == j {
