@@ -52,7 +52,7 @@ fn main() {
                                 .map_or(1, |i| i.slots)
                         })
                         .sum();
-                    let nb = AutoBlocks::order(n, slots);
+                    let nb = AutoBlocks::order(n, slots, if dtype == "f64" { 8 } else { 4 });
                     let ours = match dtype {
                         "f64" => bench::algorithm::<f64>(&rt, name, n, nb, scope, reps),
                         _ => bench::algorithm::<f32>(&rt, name, n, nb, scope, reps),

@@ -24,7 +24,7 @@ fn main() -> tessera::Result<()> {
         let nb = if name.contains("gpu") {
             128
         } else {
-            AutoBlocks::order(n, slots)
+            AutoBlocks::order(n, slots, std::mem::size_of::<f32>())
         };
         let a = DArray::<f32>::rand_spd(&rt, n, Blocks::square(nb), 1);
         let t = std::time::Instant::now();

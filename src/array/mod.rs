@@ -15,15 +15,16 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::data::chunk::Chunk;
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::Result;
 use crate::kernels::dense::Float;
 use crate::runtime::Runtime;
 
 /// How a matrix is cut into tiles.
 pub trait Blocking {
-    /// `(mb, nb)`: rows and columns of a full tile for a `rows x cols` matrix on `rt`.
-    fn tile_size(&self, rt: &Runtime, rows: usize, cols: usize) -> (usize, usize);
+    /// `(mb, nb)`: rows and columns of a full tile for a `rows x cols` matrix of `dtype`
+    /// elements on `rt`.
+    fn tile_size(&self, rt: &Runtime, rows: usize, cols: usize, dtype: DType) -> (usize, usize);
 }
 
 /// Tiles of a fixed size.
@@ -57,35 +58,40 @@ impl Blocks {
 }
 
 impl Blocking for Blocks {
-    fn tile_size(&self, _: &Runtime, _: usize, _: usize) -> (usize, usize) {
+    fn tile_size(&self, _: &Runtime, _: usize, _: usize, _: DType) -> (usize, usize) {
         (self.mb, self.nb)
     }
 }
 
-/// Square tiles chosen from the matrix size and the processors: large enough that a tile
-/// kernel runs near its peak (256 to 512 for CPU kernels), small enough that every processor
-/// slot has several tiles to work on.
+/// Square tiles chosen from the matrix size, the element size and the processors: large enough
+/// that a tile kernel runs near its peak (256 to 512 for CPU kernels), small enough that every
+/// processor slot has several tiles to work on and that the three tiles of a GEMM task stay
+/// within a core's share of cache (about 1.25 MiB per tile).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AutoBlocks;
 
 impl AutoBlocks {
-    /// The tile order for an `n`-order problem with `slots` parallel processor slots.
-    pub fn order(n: usize, slots: usize) -> usize {
+    /// The tile order for an `n`-order problem of `elem_bytes`-byte elements with `slots`
+    /// parallel processor slots.
+    pub fn order(n: usize, slots: usize, elem_bytes: usize) -> usize {
         // About eight tiles per slot along a dimension (enough tasks for lookahead to keep
         // every slot busy: measured best for Cholesky on 2 cores at n = 4096 with 256-tiles),
         // clamped to what kernels like, rounded to a multiple of 64 (GPU workgroups and SIMD
-        // widths divide it).
+        // widths divide it). The byte cap: f64 at n = 8192 on 2 cores ran Cholesky at 79 GFLOP/s
+        // with 512-tiles (2 MiB) and 136 with 384-tiles.
+        const TILE_BYTES: f64 = 1.25 * 1024.0 * 1024.0;
+        let by_bytes = (TILE_BYTES / elem_bytes.max(1) as f64).sqrt() as usize / 64 * 64;
         let target = n / (8 * slots.max(1)).max(1);
-        let nb = target.clamp(128, 512);
+        let nb = target.clamp(128, 512.min(by_bytes.max(128)));
         let nb = nb.div_ceil(64) * 64;
         nb.min(n.max(1))
     }
 }
 
 impl Blocking for AutoBlocks {
-    fn tile_size(&self, rt: &Runtime, rows: usize, cols: usize) -> (usize, usize) {
+    fn tile_size(&self, rt: &Runtime, rows: usize, cols: usize, dtype: DType) -> (usize, usize) {
         let slots = rt.processors().iter().map(|p| p.slots).sum::<usize>();
-        let nb = AutoBlocks::order(rows.max(cols), slots);
+        let nb = AutoBlocks::order(rows.max(cols), slots, dtype.size());
         (nb, nb)
     }
 }
@@ -196,7 +202,7 @@ impl<T: Element> DArray<T> {
         blocks: impl Blocking,
         f: impl Fn(usize, usize) -> T + Sync,
     ) -> DArray<T> {
-        let b = blocks.tile_size(rt, rows, cols);
+        let b = blocks.tile_size(rt, rows, cols, T::DTYPE);
         Self::build(rt, rows, cols, b, |i, j, tr, tc| {
             let (r0, c0) = (i * b.0, j * b.1);
             let mut data = Vec::with_capacity(tr * tc);
@@ -248,7 +254,7 @@ impl<T: Element> DArray<T> {
 
     /// A matrix of zeros; no memory is touched until a task uses a tile.
     pub fn zeros(rt: &Runtime, rows: usize, cols: usize, blocks: impl Blocking) -> DArray<T> {
-        let b = blocks.tile_size(rt, rows, cols);
+        let b = blocks.tile_size(rt, rows, cols, T::DTYPE);
         Self::build(rt, rows, cols, b, |_, _, tr, tc| Chunk::zeros(rt, tr, tc))
     }
 
@@ -398,5 +404,24 @@ impl<T: Element> DArray<T> {
             .iter()
             .map(|t| t.raw.0.host.read_recursive())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AutoBlocks;
+
+    #[test]
+    fn auto_tile_orders_follow_size_slots_and_element_bytes() {
+        // Eight tiles per slot along a dimension, multiples of 64, within [128, 512].
+        assert_eq!(AutoBlocks::order(4096, 2, 8), 256);
+        assert_eq!(AutoBlocks::order(1024, 2, 8), 128);
+        assert_eq!(AutoBlocks::order(8192, 2, 4), 512);
+        // The byte cap: f64 tiles stop at 384 (1.125 MiB), f32 and f16 at 512.
+        assert_eq!(AutoBlocks::order(8192, 2, 8), 384);
+        assert_eq!(AutoBlocks::order(65536, 2, 2), 512);
+        // Never larger than the matrix.
+        assert_eq!(AutoBlocks::order(100, 2, 8), 100);
+        assert_eq!(AutoBlocks::order(0, 2, 8), 1);
     }
 }

@@ -107,11 +107,25 @@ impl GpuDevice {
         let (etx, erx) = crossbeam_channel::unbounded();
         let inflight = Arc::new(Inflight::default());
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            let (core, inflight) = (core.clone(), inflight.clone());
             std::thread::Builder::new()
-                .name(name)
+                .name(name.clone())
                 .spawn(move || {
                     crate::threads::mark_runtime_thread();
-                    f()
+                    // A panic here is a bug in tessera, wgpu or the driver. The work this
+                    // thread held has been failed by its callbacks' drop guards while
+                    // unwinding; the device is then treated as lost, so new work fails with
+                    // the reason instead of waiting for a thread that is gone.
+                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                        let msg = format!("thread `{name}` panicked: {}", worker::panic_text(&*p));
+                        {
+                            use std::io::Write as _;
+                            let _ = writeln!(std::io::stderr().lock(), "tessera: {msg}");
+                        }
+                        tracing::error!("{msg}");
+                        core.mark_lost(msg);
+                        inflight.abandon();
+                    }
                 })
                 .map_err(|e| Error::Config(format!("cannot start a device thread: {e}")))
         };
@@ -155,7 +169,7 @@ impl GpuDevice {
             let Msg::Readback(r) = e.0 else {
                 unreachable!()
             };
-            (r.done)(Err(Error::Shutdown(format!(
+            r.done.call(Err(Error::Shutdown(format!(
                 "{} is shut down",
                 self.core.label
             ))));

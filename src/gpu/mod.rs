@@ -21,7 +21,7 @@ pub use tune::TuneEntry;
 
 pub(crate) use device::{GpuDevice, discover, open};
 pub(crate) use pool::PooledBuffer;
-pub(crate) use worker::{BufRef, GpuJob, Readback, Upload};
+pub(crate) use worker::{BufRef, GpuJob, JobDone, Readback, ReadbackDone, Upload};
 
 use crate::error::Result;
 use crate::runtime::{Runtime, RuntimeBuilder};

@@ -34,10 +34,62 @@ const MAX_INFLIGHT: usize = 2;
 const MAX_BATCH: usize = 512;
 const STAGING_CHUNK: u64 = 4 << 20;
 
+/// A completion callback that is called exactly once: with the outcome, or, if it is dropped
+/// uncalled (a device thread panicked, or the runtime shut down with work still queued), with
+/// the error `dropped` makes. Without this, lost work would leave its task unfinished and
+/// everything waiting on it hanging.
+pub(crate) struct Callback<T: 'static> {
+    f: Option<Box<dyn FnOnce(T) + Send>>,
+    dropped: fn() -> T,
+}
+
+impl<T: 'static> Callback<T> {
+    pub(crate) fn new(f: impl FnOnce(T) + Send + 'static, dropped: fn() -> T) -> Self {
+        Callback {
+            f: Some(Box::new(f)),
+            dropped,
+        }
+    }
+
+    pub(crate) fn call(mut self, v: T) {
+        if let Some(f) = self.f.take() {
+            f(v);
+        }
+    }
+}
+
+impl<T: 'static> Drop for Callback<T> {
+    fn drop(&mut self) {
+        if let Some(f) = self.f.take() {
+            f((self.dropped)());
+        }
+    }
+}
+
+fn dropped_error() -> Error {
+    Error::Shutdown(
+        "the GPU work was dropped before it completed: the device's worker or poller stopped \
+         (see the device-lost reason) or the runtime shut down"
+            .to_string(),
+    )
+}
+
 /// Called once with a job's outcome, on the worker or poller thread.
-pub(crate) type JobDone = Box<dyn FnOnce(Result<(), TaskFailure>) + Send>;
+pub(crate) type JobDone = Callback<Result<(), TaskFailure>>;
 /// Called once when a readback has landed in host memory (or failed).
-pub(crate) type ReadbackDone = Box<dyn FnOnce(Result<(), Error>) + Send>;
+pub(crate) type ReadbackDone = Callback<Result<(), Error>>;
+
+impl JobDone {
+    pub(crate) fn job(f: impl FnOnce(Result<(), TaskFailure>) + Send + 'static) -> Self {
+        Callback::new(f, || Err(TaskFailure::Runtime(Box::new(dropped_error()))))
+    }
+}
+
+impl ReadbackDone {
+    pub(crate) fn readback(f: impl FnOnce(Result<(), Error>) + Send + 'static) -> Self {
+        Callback::new(f, || Err(dropped_error()))
+    }
+}
 
 /// A buffer as bound by one job: the buffer and the bytes of it the tile occupies.
 #[derive(Clone, Debug)]
@@ -103,32 +155,37 @@ pub(crate) enum Msg {
     Shutdown,
 }
 
-/// Count of batches in flight, shared by worker (waits) and poller (decrements).
+/// Count of batches in flight, shared by worker (waits) and poller (decrements). Abandoned
+/// when a device thread dies: nobody will count down any more, so nobody waits.
 #[derive(Default)]
 pub(crate) struct Inflight {
-    n: Mutex<usize>,
+    n: Mutex<(usize, bool)>,
     cv: Condvar,
 }
 
 impl Inflight {
     fn add(&self) {
-        *self.n.lock() += 1;
+        self.n.lock().0 += 1;
     }
     fn done(&self) {
-        *self.n.lock() -= 1;
+        self.n.lock().0 -= 1;
         self.cv.notify_all();
     }
     fn wait_below(&self, max: usize) {
         let mut n = self.n.lock();
-        while *n >= max {
+        while n.0 >= max && !n.1 {
             self.cv.wait(&mut n);
         }
     }
     pub(crate) fn wait_zero(&self) {
         let mut n = self.n.lock();
-        while *n > 0 {
+        while n.0 > 0 && !n.1 {
             self.cv.wait(&mut n);
         }
+    }
+    pub(crate) fn abandon(&self) {
+        self.n.lock().1 = true;
+        self.cv.notify_all();
     }
 }
 
@@ -236,10 +293,10 @@ fn lost_error(core: &DeviceCore, reason: &str) -> Error {
 fn fail_all(core: &DeviceCore, jobs: Vec<GpuJob>, readbacks: Vec<Readback>, reason: &str) {
     let e = lost_error(core, reason);
     for j in jobs {
-        (j.done)(Err(TaskFailure::Runtime(Box::new(e.clone()))));
+        j.done.call(Err(TaskFailure::Runtime(Box::new(e.clone()))));
     }
     for r in readbacks {
-        (r.done)(Err(e.clone()));
+        r.done.call(Err(e.clone()));
     }
 }
 
@@ -505,7 +562,7 @@ fn record(
         let bytes = r.src.bytes;
         if bytes == 0 {
             r.dst.write().ensure(0);
-            (r.done)(Ok(()));
+            r.done.call(Ok(()));
             continue;
         }
         let padded = bytes.next_multiple_of(4);
@@ -519,7 +576,7 @@ fn record(
                     done: r.done,
                 });
             }
-            Err(e) => (r.done)(Err(e)),
+            Err(e) => r.done.call(Err(e)),
         }
     }
 
@@ -672,10 +729,10 @@ pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflig
 fn fail_batch(core: &DeviceCore, b: Batch, reason: &str) {
     let e = lost_error(core, reason);
     for j in b.jobs {
-        (j.done)(Err(TaskFailure::Runtime(Box::new(e.clone()))));
+        j.done.call(Err(TaskFailure::Runtime(Box::new(e.clone()))));
     }
     for r in b.readbacks {
-        (r.done)(Err(e.clone()));
+        r.done.call(Err(e.clone()));
     }
 }
 
@@ -744,7 +801,7 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
         // an unmapped buffer this is a validation error, caught by the caller's scope.
         r.staging.buffer.unmap();
         core.pool.release(r.staging);
-        (r.done)(res);
+        r.done.call(res);
     }
 
     for j in b.jobs {
@@ -774,7 +831,7 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
                 _ => Ok(()),
             }
         };
-        (j.done)(outcome);
+        j.done.call(outcome);
     }
 
     if let Some(u) = b.uniform {
@@ -786,9 +843,46 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
     }
 }
 
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| (*s).to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(non-string panic payload)".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{JobDone, ReadbackDone};
+
+    #[test]
+    fn a_callback_runs_once_with_its_value_or_with_an_error_when_dropped() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let called = ReadbackDone::readback(move |r| {
+            assert!(r.is_ok());
+            h.fetch_add(1, Ordering::SeqCst);
+        });
+        called.call(Ok(()));
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "called once, not again on drop"
+        );
+
+        let h = hits.clone();
+        let lost = JobDone::job(move |r| {
+            let e = r.expect_err("a dropped job reports an error");
+            assert!(e.to_string().contains("dropped"), "{e}");
+            h.fetch_add(1, Ordering::SeqCst);
+        });
+        drop(lost);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            2,
+            "a dropped job still completes"
+        );
+    }
 }

@@ -7,6 +7,7 @@ pub(crate) mod processor;
 pub(crate) mod region;
 pub(crate) mod sched;
 pub(crate) mod scope;
+mod stall;
 pub(crate) mod task;
 
 use std::sync::Arc;
@@ -683,8 +684,15 @@ impl RuntimeBuilder {
             models.push(ProcessorModel::for_device_type(&info.device_type));
         }
         let placement = self.placement.unwrap_or_else(|| Box::new(EarliestFinish));
-        Ok(Runtime(Arc::new(Owner {
-            shared: Arc::new(Shared::new(procs, devices, cpu, placement, models)),
-        })))
+        let mut shared = Shared::new(procs, devices, cpu, placement, models);
+        let stall = stall::interval_from_env();
+        if stall.is_some() {
+            shared.live = Some(stall::LiveTasks::default());
+        }
+        let shared = Arc::new(shared);
+        if let Some(every) = stall {
+            stall::watch(&shared, every);
+        }
+        Ok(Runtime(Arc::new(Owner { shared })))
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     next_task: AtomicU64,
     outstanding: Mutex<usize>,
     idle: Condvar,
+    /// Unfinished tasks, kept only for stall reports (`TESSERA_STALL_REPORT`).
+    pub(crate) live: Option<crate::runtime::stall::LiveTasks>,
 }
 
 impl Shared {
@@ -85,7 +87,13 @@ impl Shared {
             next_task: AtomicU64::new(1),
             outstanding: Mutex::new(0),
             idle: Condvar::new(),
+            live: None,
         }
+    }
+
+    /// Number of unfinished tasks.
+    pub(crate) fn outstanding(&self) -> usize {
+        *self.outstanding.lock()
     }
 
     /// Blocks until no task is unfinished.
@@ -177,6 +185,9 @@ impl Shared {
         });
         if let Some(r) = &task.region {
             r.task_spawned();
+        }
+        if let Some(live) = &self.live {
+            live.insert(&task);
         }
         *self.outstanding.lock() += 1;
 
@@ -520,7 +531,9 @@ impl Shared {
                     self.devices[src].readback(Readback {
                         src: src_ref,
                         dst: c.host.clone(),
-                        done: Box::new(move |r| fetch_landed(chunk, src, r)),
+                        done: crate::gpu::ReadbackDone::readback(move |r| {
+                            fetch_landed(chunk, src, r)
+                        }),
                     });
                 }
             }
@@ -707,7 +720,7 @@ impl Shared {
             after,
             done: {
                 let (sh, t) = (self.clone(), t.clone());
-                Box::new(move |r: Result<(), TaskFailure>| {
+                crate::gpu::JobDone::job(move |r: Result<(), TaskFailure>| {
                     let r = r.map_err(|f| sh.task_error(&t, f, Some(d + 1)));
                     sh.finish(&t, r);
                 })
@@ -717,9 +730,10 @@ impl Shared {
         let refused = dev.submit(job).err();
         drop(guard);
         if let Some(job) = refused {
-            (job.done)(Err(TaskFailure::Runtime(Box::new(Error::Shutdown(
-                format!("{} is shut down", dev.core.label),
-            )))));
+            job.done
+                .call(Err(TaskFailure::Runtime(Box::new(Error::Shutdown(
+                    format!("{} is shut down", dev.core.label),
+                )))));
             return;
         }
         // A kernel that reports failures through status words is only known to have succeeded
@@ -861,6 +875,9 @@ impl Shared {
         }
         for w in wakers {
             w.wake();
+        }
+        if let Some(live) = &self.live {
+            live.remove(t);
         }
         self.finished.fetch_add(1, Ordering::Relaxed);
         let mut n = self.outstanding.lock();

@@ -201,9 +201,9 @@ pub(crate) fn algorithm(cli: &Cli, o: &AlgorithmBench<'_>) -> tessera::Result<()
                             .map_or(1, |i| i.slots)
                     })
                     .sum();
-                let nb = o
-                    .block
-                    .unwrap_or_else(|| tessera::AutoBlocks::order(n, slots.max(1)));
+                let nb = o.block.unwrap_or_else(|| {
+                    tessera::AutoBlocks::order(n, slots.max(1), if dtype == "f64" { 8 } else { 4 })
+                });
                 let ours = match dtype.as_str() {
                     "f64" => bench::algorithm::<f64>(&rt, o.name, n, nb, &scope, o.reps)?,
                     _ => bench::algorithm::<f32>(&rt, o.name, n, nb, &scope, o.reps)?,

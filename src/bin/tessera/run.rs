@@ -68,7 +68,7 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
     let slots: usize = in_scope.iter().map(|p| p.slots).sum();
     let nb = o
         .block
-        .unwrap_or_else(|| AutoBlocks::order(n, slots.max(1)));
+        .unwrap_or_else(|| AutoBlocks::order(n, slots.max(1), T::DTYPE.size()));
     let a = DArray::<T>::rand_spd(rt, n, Blocks::square(nb), o.seed);
     let nt = a.nt();
     let uplo = if o.upper { Uplo::Upper } else { Uplo::Lower };
