@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -355,13 +357,30 @@ impl DeviceCore {
                 }
             }
             let t = Instant::now();
-            let index = self.queue.submit([enc.finish()]);
-            self.device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(index),
-                    timeout: Some(std::time::Duration::from_secs(120)),
-                })
-                .map_err(|e| Error::Config(format!("waiting for a tuning run: {e}")))?;
+            self.queue.submit([enc.finish()]);
+            // Non-blocking polls, as in the poller (`worker::poller_loop` says why a blocking
+            // wait races with other threads' submits in wgpu 30); the poller may be the one
+            // that sees the run complete, hence the flag.
+            let done = Arc::new(AtomicBool::new(false));
+            let flag = done.clone();
+            self.queue
+                .on_submitted_work_done(move || flag.store(true, Ordering::Release));
+            let mut nap = Duration::from_micros(5);
+            while !done.load(Ordering::Acquire) {
+                self.device
+                    .poll(wgpu::PollType::Poll)
+                    .map_err(|e| Error::Config(format!("waiting for a tuning run: {e}")))?;
+                if done.load(Ordering::Acquire) {
+                    break;
+                }
+                if t.elapsed() > Duration::from_secs(120) {
+                    return Err(Error::Config(
+                        "a tuning run did not finish within 120 s".to_string(),
+                    ));
+                }
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_micros(100));
+            }
             Ok(t.elapsed().as_secs_f64() / f64::from(dispatches))
         };
         // The first dispatch compiles the pipeline (lavapipe JITs at first use).

@@ -9,7 +9,8 @@
 //! only requested for values whose writer has finished. At most `MAX_INFLIGHT` batches are in
 //! flight, so work arriving while the GPU is busy collects into the next, larger batch.
 //!
-//! The **poller** waits on the device for the oldest submitted batch, then finishes it: status
+//! The **poller** polls the device (without blocking, see `poller_loop`) until the oldest
+//! submitted batch has completed, then finishes it: status
 //! words are decoded, readbacks copied into host memory, pooled buffers returned, and each job's
 //! completion callback called, in submission order. Map and work-done callbacks only count down
 //! and wake the poller, because wgpu may run them on whichever thread polls or submits.
@@ -225,7 +226,6 @@ struct ReadbackRecord {
 
 /// A submitted batch, owned by the poller until it completes.
 pub(crate) struct Batch {
-    index: Option<wgpu::SubmissionIndex>,
     jobs: Vec<JobRecord>,
     readbacks: Vec<ReadbackRecord>,
     status: Option<(PooledBuffer, PooledBuffer, usize)>,
@@ -591,12 +591,12 @@ fn record(
 
     let pending = Arc::new(AtomicUsize::new(1));
     let map_error = Arc::new(Mutex::new(None));
-    let index = if batch_error.is_none() {
+    if batch_error.is_none() {
         // Submitting and mapping fail only on a lost device; keep those errors away from the
         // uncaptured-error handler (an embedding application's may panic).
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let index = core.queue.submit([command_buffer]);
+        core.queue.submit([command_buffer]);
         belt.recall();
         let (p, ev) = (pending.clone(), events.clone());
         core.queue.on_submitted_work_done(move || {
@@ -626,12 +626,10 @@ fn record(
                 message: e.to_string(),
             }));
         }
-        Some(index)
     } else {
         belt.recall();
         pending.store(0, Ordering::Release);
-        None
-    };
+    }
 
     if let Some(e) = &batch_error {
         for r in &records {
@@ -644,7 +642,6 @@ fn record(
     }
 
     Batch {
-        index,
         jobs: records,
         readbacks: rb_records,
         status,
@@ -659,6 +656,7 @@ fn record(
 pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflight: Arc<Inflight>) {
     let mut batches: VecDeque<Box<Batch>> = VecDeque::new();
     let mut shutdown = false;
+    let mut nap = MIN_NAP;
     loop {
         // Absorb whatever has arrived.
         loop {
@@ -677,6 +675,7 @@ pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflig
             let b = batches.pop_front().unwrap_or_else(|| unreachable!());
             finish(&core, *b);
             inflight.done();
+            nap = MIN_NAP;
         }
         if let Some(reason) = core.lost_reason() {
             // Callbacks of a lost device may never come: fail what is in flight.
@@ -697,34 +696,35 @@ pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflig
             }
             continue;
         }
-        let front = batches.front().unwrap_or_else(|| unreachable!());
-        let index = front.index.clone();
-        match core.device.poll(wgpu::PollType::Wait {
-            submission_index: index,
-            timeout: Some(Duration::from_millis(100)),
-        }) {
-            Ok(_) | Err(wgpu::PollError::Timeout) => {}
-            Err(e) => {
-                // The submission never reached the GPU (a lost device): a plain poll still runs
-                // the callbacks, including the device-lost one checked above.
-                tracing::debug!(device = %core.label, "poll failed: {e}");
-                let _ = core.device.poll(wgpu::PollType::Poll);
-            }
+        // Non-blocking polls only, never `PollType::Wait`: wgpu-core 30 reads the fence, then
+        // retires finished submissions, and asserts that a queue found empty has reached the
+        // index waited for. A `queue.submit` on the worker thread (which also retires
+        // submissions) landing between the two made that assertion fail and the poller panic
+        // (seen about once in 20 test-suite runs on 2 cores; the batches it held were lost and
+        // their tasks hung). A poll without a wait index has no such assertion.
+        if let Err(e) = core.device.poll(wgpu::PollType::Poll) {
+            tracing::debug!(device = %core.label, "poll failed: {e}");
         }
         core.pool.empty_trash();
-        // Callbacks may be running on another thread (a submit); give them a moment.
         if batches
             .front()
             .is_some_and(|b| b.pending.load(Ordering::Acquire) != 0)
         {
-            match events.recv_timeout(Duration::from_millis(1)) {
+            // Callbacks fired by another thread's submit send `Progress` and end the nap early.
+            match events.recv_timeout(nap) {
                 Ok(Event::Submitted(b)) => batches.push_back(b),
                 Ok(Event::Shutdown) => shutdown = true,
-                _ => {}
+                Ok(Event::Progress) => nap = MIN_NAP,
+                Err(_) => nap = (nap * 2).min(MAX_NAP),
             }
         }
     }
 }
+
+/// Shortest and longest wait between two polls of a busy device: short enough that a chain of
+/// small batches is not slowed, long enough that a long batch costs no CPU time to watch.
+const MIN_NAP: Duration = Duration::from_micros(20);
+const MAX_NAP: Duration = Duration::from_millis(1);
 
 fn fail_batch(core: &DeviceCore, b: Batch, reason: &str) {
     let e = lost_error(core, reason);
