@@ -60,6 +60,10 @@
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+// rustdoc proves `Send`/`Sync` for public types by walking into wgpu-core's internals (through the
+// `wgpu::Device` and `wgpu::Buffer` handles that chunks and runtimes hold); the walk is deeper
+// than the default limit of 128.
+#![recursion_limit = "256"]
 
 mod array;
 pub mod bench;
