@@ -118,6 +118,15 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
         secs,
         flops / secs / 1e9
     );
+    if in_scope
+        .iter()
+        .any(|p| p.processor != tessera::Processor::Cpu)
+    {
+        println!(
+            "  (includes compiling the GPU kernels this run used, done once per process; \
+             `tessera bench cholesky` times warm runs)"
+        );
+    }
     if o.check {
         let res = cholesky_residual(&a, uplo, |r, c| spd_element(o.seed, n, r, c))?;
         println!(
