@@ -5,7 +5,7 @@
 //! for 1024 only). The same measurements as `tessera bench cholesky|matmul|trsm`.
 
 use tessera::bench::{self, ALGORITHMS};
-use tessera::{AutoBlocks, Runtime, Scope};
+use tessera::{AutoBlocks, DType, Runtime, Scope};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -42,17 +42,8 @@ fn main() {
                 }
                 .expect("faer");
                 for (label, scope) in &scopes {
-                    let slots: usize = rt
-                        .scope_processors(scope)
-                        .iter()
-                        .map(|p| {
-                            rt.processors()
-                                .iter()
-                                .find(|i| i.processor == *p)
-                                .map_or(1, |i| i.slots)
-                        })
-                        .sum();
-                    let nb = AutoBlocks::order(n, slots, if dtype == "f64" { 8 } else { 4 });
+                    let dt = DType::parse(dtype).unwrap_or(DType::F32);
+                    let nb = AutoBlocks::for_scope(&rt, scope, n, dt);
                     let ours = match dtype {
                         "f64" => bench::algorithm::<f64>(&rt, name, n, nb, scope, reps),
                         _ => bench::algorithm::<f32>(&rt, name, n, nb, scope, reps),

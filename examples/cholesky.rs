@@ -5,7 +5,7 @@
 //! runtime has no GPU.
 
 use tessera::linalg::{Uplo, cholesky_residual};
-use tessera::{AutoBlocks, Blocks, DArray, Runtime, Scope, spd_element};
+use tessera::{AutoBlocks, Blocks, DArray, DType, Runtime, Scope, spd_element};
 
 fn main() -> tessera::Result<()> {
     let n: usize = std::env::args()
@@ -19,12 +19,11 @@ fn main() -> tessera::Result<()> {
         scopes.push(("every gpu", Scope::any_gpu()));
     }
     for (name, scope) in scopes {
-        let slots: usize = rt.processors().iter().map(|p| p.slots).sum();
         // GPU-only scopes on software adapters want small tiles (see `tessera info`).
         let nb = if name.contains("gpu") {
             128
         } else {
-            AutoBlocks::order(n, slots, std::mem::size_of::<f32>())
+            AutoBlocks::for_scope(&rt, &Scope::all(), n, DType::F32)
         };
         let a = DArray::<f32>::rand_spd(&rt, n, Blocks::square(nb), 1);
         let t = std::time::Instant::now();

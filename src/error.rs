@@ -283,3 +283,11 @@ pub enum GpuError {
 
 /// Shorthand for `Result<T, tessera::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The message of a caught panic's payload (`panic!` with a literal or a formatted string).
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(non-string panic payload)".to_string())
+}

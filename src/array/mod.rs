@@ -19,6 +19,7 @@ use crate::dtype::{DType, Element};
 use crate::error::Result;
 use crate::kernels::dense::Float;
 use crate::runtime::Runtime;
+use crate::runtime::scope::Scope;
 
 /// How a matrix is cut into tiles.
 pub trait Blocking {
@@ -88,10 +89,24 @@ impl AutoBlocks {
     }
 }
 
+impl AutoBlocks {
+    /// The tile order [`AutoBlocks::order`] picks for an `n`-order problem of `dtype` run on the
+    /// processors of `rt` that `scope` selects (their parallel slots summed).
+    pub fn for_scope(rt: &Runtime, scope: &Scope, n: usize, dtype: DType) -> usize {
+        let selected = rt.scope_processors(scope);
+        let slots: usize = rt
+            .processors()
+            .iter()
+            .filter(|p| selected.contains(&p.processor))
+            .map(|p| p.slots)
+            .sum();
+        AutoBlocks::order(n, slots, dtype.size())
+    }
+}
+
 impl Blocking for AutoBlocks {
     fn tile_size(&self, rt: &Runtime, rows: usize, cols: usize, dtype: DType) -> (usize, usize) {
-        let slots = rt.processors().iter().map(|p| p.slots).sum::<usize>();
-        let nb = AutoBlocks::order(rows.max(cols), slots, dtype.size());
+        let nb = AutoBlocks::for_scope(rt, &Scope::all(), rows.max(cols), dtype);
         (nb, nb)
     }
 }

@@ -117,7 +117,10 @@ impl GpuDevice {
                     // unwinding; the device is then treated as lost, so new work fails with
                     // the reason instead of waiting for a thread that is gone.
                     if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                        let msg = format!("thread `{name}` panicked: {}", worker::panic_text(&*p));
+                        let msg = format!(
+                            "thread `{name}` panicked: {}",
+                            crate::error::panic_message(&*p)
+                        );
                         {
                             use std::io::Write as _;
                             let _ = writeln!(std::io::stderr().lock(), "tessera: {msg}");

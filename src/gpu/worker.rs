@@ -351,7 +351,7 @@ fn record(
         .unwrap_or_else(|p| {
             Err(TaskFailure::Kernel(KernelError::Panicked(format!(
                 "the kernel's variant choice, uniform or dispatch function panicked: {}",
-                panic_text(&*p)
+                crate::error::panic_message(&*p)
             ))))
         });
         let (pipeline, uniform, grid) = match chosen {
@@ -821,7 +821,7 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
                         .unwrap_or_else(|p| {
                             Err(crate::error::KernelError::Panicked(format!(
                                 "status decoder: {}",
-                                panic_text(&*p)
+                                crate::error::panic_message(&*p)
                             )))
                         })
                         .map_err(TaskFailure::Kernel)
@@ -841,13 +841,6 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
         core.pool.release(s);
         core.pool.release(staging);
     }
-}
-
-pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(non-string panic payload)".to_string())
 }
 
 #[cfg(test)]

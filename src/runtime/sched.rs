@@ -479,7 +479,7 @@ impl Shared {
                 tracing::error!(
                     "placement policy `{}` panicked ({}); using the first candidate",
                     self.placement.name(),
-                    panic_message(&*p)
+                    crate::error::panic_message(&*p)
                 );
                 0
             });
@@ -810,7 +810,11 @@ impl Shared {
                 threads,
             };
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu(&mut task)))
-                .unwrap_or_else(|p| Err(crate::error::KernelError::Panicked(panic_message(&*p))))
+                .unwrap_or_else(|p| {
+                    Err(crate::error::KernelError::Panicked(
+                        crate::error::panic_message(&*p),
+                    ))
+                })
         };
         drop(args);
         let r = result.map_err(|k| self.task_error(t, TaskFailure::Kernel(k), Some(0)));
@@ -1114,14 +1118,4 @@ fn check_types(call: &KernelCall, accesses: &[Access]) -> Option<Error> {
                 a.chunk.dtype()
             ),
         })
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-string panic payload)".to_string()
-    }
 }

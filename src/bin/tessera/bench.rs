@@ -191,18 +191,9 @@ pub(crate) fn algorithm(cli: &Cli, o: &AlgorithmBench<'_>) -> tessera::Result<()
             };
             for s in o.scopes {
                 let scope = crate::run::parse_scope(s)?;
-                let slots: usize = rt
-                    .scope_processors(&scope)
-                    .iter()
-                    .map(|p| {
-                        rt.processors()
-                            .iter()
-                            .find(|i| i.processor == *p)
-                            .map_or(1, |i| i.slots)
-                    })
-                    .sum();
                 let nb = o.block.unwrap_or_else(|| {
-                    tessera::AutoBlocks::order(n, slots.max(1), if dtype == "f64" { 8 } else { 4 })
+                    let dt = DType::parse(dtype).unwrap_or(DType::F32);
+                    tessera::AutoBlocks::for_scope(&rt, &scope, n, dt)
                 });
                 let ours = match dtype.as_str() {
                     "f64" => bench::algorithm::<f64>(&rt, o.name, n, nb, &scope, o.reps)?,

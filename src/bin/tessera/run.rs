@@ -65,10 +65,9 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
         .into_iter()
         .filter(|p| selected.contains(&p.processor))
         .collect();
-    let slots: usize = in_scope.iter().map(|p| p.slots).sum();
     let nb = o
         .block
-        .unwrap_or_else(|| AutoBlocks::order(n, slots.max(1), T::DTYPE.size()));
+        .unwrap_or_else(|| AutoBlocks::for_scope(rt, &scope, n, T::DTYPE));
     let a = DArray::<T>::rand_spd(rt, n, Blocks::square(nb), o.seed);
     let nt = a.nt();
     let uplo = if o.upper { Uplo::Upper } else { Uplo::Lower };

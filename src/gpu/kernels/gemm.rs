@@ -95,15 +95,6 @@ fn vec4_aligned(op: Op, l: &Launch<'_>) -> bool {
     if ta.is() { k % 4 == 0 } else { m % 4 == 0 }
 }
 
-fn bucket(x: usize) -> usize {
-    match x {
-        0..=64 => 64,
-        65..=256 => 256,
-        257..=1024 => 1024,
-        _ => 4096,
-    }
-}
-
 pub(crate) fn kernel(ta: Trans, tb: Trans, dtype: DType) -> GpuKernel {
     let op = Op::Gemm(ta, tb);
     let plain = shaders::dense_with_dtype(shaders::GEMM, dtype);
@@ -168,9 +159,9 @@ pub(crate) fn kernel(ta: Trans, tb: Trans, dtype: DType) -> GpuKernel {
                     "{}{}/m{}n{}k{}/{}",
                     if ta.is() { 't' } else { 'n' },
                     if tb.is() { 't' } else { 'n' },
-                    bucket(m),
-                    bucket(n),
-                    bucket(k),
+                    super::size_bucket(m),
+                    super::size_bucket(n),
+                    super::size_bucket(k),
                     if vec4_aligned(op, l) { "a4" } else { "a1" }
                 )
             })

@@ -22,6 +22,16 @@ pub(crate) fn dense_kernel(op: Op, dtype: DType) -> GpuKernel {
     }
 }
 
+/// The size class of a tile dimension for autotuning: variants are timed once per class.
+pub(crate) fn size_bucket(x: usize) -> usize {
+    match x {
+        0..=64 => 64,
+        65..=256 => 256,
+        257..=1024 => 1024,
+        _ => 4096,
+    }
+}
+
 /// `ceil(x / d)` as a workgroup count.
 pub(crate) fn groups(x: usize, d: u32) -> u32 {
     u32::try_from(x.div_ceil(d as usize)).unwrap_or(u32::MAX)

@@ -24,15 +24,6 @@ use crate::kernels::dense::{Op, Trans, Uplo, dims};
 use crate::kernels::params::encode_uniform;
 use crate::kernels::{Dispatch, GpuKernel, GpuVariant, Launch};
 
-fn bucket(x: usize) -> usize {
-    match x {
-        0..=64 => 64,
-        65..=256 => 256,
-        257..=1024 => 1024,
-        _ => 4096,
-    }
-}
-
 pub(crate) fn kernel(uplo: Uplo, trans: Trans, dtype: DType) -> GpuKernel {
     let op = Op::Syrk(uplo, trans);
     let aligned = move |l: &Launch<'_>| {
@@ -90,8 +81,8 @@ pub(crate) fn kernel(uplo: Uplo, trans: Trans, dtype: DType) -> GpuKernel {
                     "{}{}/n{}k{}/{}",
                     if uplo == Uplo::Lower { 'l' } else { 'u' },
                     if trans.is() { 't' } else { 'n' },
-                    bucket(n),
-                    bucket(k),
+                    super::size_bucket(n),
+                    super::size_bucket(k),
                     if aligned(l) { "a4" } else { "a1" }
                 )
             })

@@ -24,15 +24,6 @@ use crate::kernels::dense::{Diag, Side, Trans, Uplo};
 use crate::kernels::params::encode_uniform;
 use crate::kernels::{Dispatch, GpuKernel, GpuVariant};
 
-fn bucket(x: usize) -> usize {
-    match x {
-        0..=64 => 64,
-        65..=256 => 256,
-        257..=1024 => 1024,
-        _ => 4096,
-    }
-}
-
 pub(crate) fn kernel(side: Side, uplo: Uplo, trans: Trans, diag: Diag, dtype: DType) -> GpuKernel {
     let left = side == Side::Left;
     // (name, file, systems per workgroup, subgroups, vec4)
@@ -92,8 +83,8 @@ pub(crate) fn kernel(side: Side, uplo: Uplo, trans: Trans, diag: Diag, dtype: DT
                     crate::kernels::dense::op_name(crate::kernels::dense::Op::Trsm(
                         side, uplo, trans, diag
                     )),
-                    bucket(q),
-                    bucket(if left { b.cols } else { b.rows }),
+                    super::size_bucket(q),
+                    super::size_bucket(if left { b.cols } else { b.rows }),
                     if b.rows % 4 == 0 { "a4" } else { "a1" }
                 )
             })
