@@ -8,7 +8,7 @@ mod device;
 mod embed;
 mod info;
 pub(crate) mod kernels;
-mod pipeline;
+pub(crate) mod pipeline;
 mod pool;
 pub(crate) mod shaders;
 mod tune;

@@ -82,7 +82,7 @@ impl PipelineCache {
         let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
 
         let module = self.module(device, variant);
-        let reflection = Reflection::of(&variant.source);
+        let reflection = &variant.reflection;
         // Minimum sizes from the shader make a too-small binding fail when its bind group is
         // created (one job fails) rather than when the batch is encoded (the whole batch fails).
         let storage = |binding: u32, read_only: bool| wgpu::BindingType::Buffer {
@@ -168,8 +168,8 @@ impl PipelineCache {
     }
 }
 
-/// What pipeline layouts need to know about a shader's group-0 bindings, read with naga.
-/// A source naga cannot parse reflects nothing; pipeline creation then reports its real error.
+/// What pipeline layouts need to know about a shader's group-0 bindings, read with naga from the
+/// module parsed when the kernel was built (`GpuKernel` validation).
 #[derive(Default)]
 pub(crate) struct Reflection {
     /// Binding -> (address space, minimum binding size in bytes).
@@ -177,10 +177,7 @@ pub(crate) struct Reflection {
 }
 
 impl Reflection {
-    pub(crate) fn of(source: &str) -> Reflection {
-        let Ok(module) = naga::front::wgsl::parse_str(source) else {
-            return Reflection::default();
-        };
+    pub(crate) fn of_module(module: &naga::Module) -> Reflection {
         let ctx = module.to_ctx();
         let bindings = module
             .global_variables
@@ -224,8 +221,12 @@ impl Reflection {
 mod tests {
     use super::Reflection;
 
+    fn of(source: &str) -> Reflection {
+        Reflection::of_module(&naga::front::wgsl::parse_str(source).expect("valid WGSL"))
+    }
+
     fn params_binding_type(source: &str, binding: u32) -> wgpu::BufferBindingType {
-        Reflection::of(source).params_type(binding)
+        of(source).params_type(binding)
     }
 
     #[test]
@@ -246,21 +247,20 @@ mod tests {
             params_binding_type(&src("storage, read"), 1),
             wgpu::BufferBindingType::Storage { read_only: true }
         );
+        // Nothing reflected: the uniform default.
         assert_eq!(
-            params_binding_type("not wgsl", 1),
+            Reflection::default().params_type(1),
             wgpu::BufferBindingType::Uniform
         );
     }
 
     #[test]
     fn minimum_binding_sizes_come_from_the_shader() {
-        let r = Reflection::of(
-            "struct P { n: u32, m: u32, a: f32 }\n\
+        let r = of("struct P { n: u32, m: u32, a: f32 }\n\
              @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n\
              @group(0) @binding(1) var<storage, read_write> y: array<f32>;\n\
              @group(0) @binding(2) var<uniform> p: P;\n\
-             @compute @workgroup_size(1) fn main() { y[0] = x[0].x + f32(p.n); }\n",
-        );
+             @compute @workgroup_size(1) fn main() { y[0] = x[0].x + f32(p.n); }\n");
         assert_eq!(r.min_size(0).map(|s| s.get()), Some(16));
         assert_eq!(r.min_size(1).map(|s| s.get()), Some(4));
         assert_eq!(r.min_size(2).map(|s| s.get()), Some(12));

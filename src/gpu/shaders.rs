@@ -112,8 +112,9 @@ pub(crate) fn dense_with_dtype(body: &str, dtype: DType) -> String {
 }
 
 /// Parses and validates `source` with naga (every capability allowed: which device can run it is
-/// decided at placement) and checks that `entry_point` is a compute entry point.
-pub(crate) fn validate(source: &str, entry_point: &str, kernel: &str) -> Result<()> {
+/// decided at placement), checks that `entry_point` is a compute entry point, and returns the
+/// module.
+pub(crate) fn validate(source: &str, entry_point: &str, kernel: &str) -> Result<naga::Module> {
     parse_and_validate(source)
         .map_err(|message| Error::Shader {
             kernel: kernel.to_string(),
@@ -121,7 +122,7 @@ pub(crate) fn validate(source: &str, entry_point: &str, kernel: &str) -> Result<
         })
         .and_then(
             |(module, _)| match module.entry_points.iter().find(|e| e.name == entry_point) {
-                Some(e) if e.stage == naga::ShaderStage::Compute => Ok(()),
+                Some(e) if e.stage == naga::ShaderStage::Compute => Ok(module),
                 Some(_) => Err(Error::Shader {
                     kernel: kernel.to_string(),
                     message: format!("entry point `{entry_point}` is not a compute shader"),

@@ -123,6 +123,8 @@ pub struct GpuVariant {
     loop_iterations: Option<CountFn>,
     /// Hash of everything that determines the compiled pipeline.
     pub(crate) key: u64,
+    /// The shader's bindings, read when the kernel is built.
+    pub(crate) reflection: Arc<crate::gpu::pipeline::Reflection>,
 }
 
 impl fmt::Debug for GpuVariant {
@@ -156,6 +158,7 @@ impl GpuVariant {
             reference: false,
             loop_iterations: None,
             key: 0,
+            reflection: Arc::default(),
         }
     }
 
@@ -489,7 +492,8 @@ impl GpuKernel {
                     args.len()
                 )));
             }
-            crate::gpu::shaders::validate(&v.source, &v.entry_point, name)?;
+            let module = crate::gpu::shaders::validate(&v.source, &v.entry_point, name)?;
+            v.reflection = Arc::new(crate::gpu::pipeline::Reflection::of_module(&module));
             let mut h = DefaultHasher::new();
             layout.hash(&mut h);
             v.source.hash(&mut h);
