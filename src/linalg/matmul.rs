@@ -8,6 +8,7 @@ use crate::Chunk;
 use crate::array::DArray;
 use crate::error::{Error, Result};
 use crate::kernels::dense::{self, Float, Trans, Uplo};
+use crate::runtime::region::Region;
 use crate::runtime::scope::Scope;
 use crate::{Read, ReadWrite};
 
@@ -70,18 +71,7 @@ impl<T: Float> DArray<T> {
             for j in 0..bnt {
                 for i in 0..amt {
                     if akt == 0 {
-                        // An empty inner dimension: C = beta C, through the GEMM kernel with
-                        // empty operands so that beta = 0 writes zeros without reading C.
-                        let c = self.tile(i, j);
-                        let rt = self.runtime();
-                        r.spawn(
-                            dense::gemm::<T>(Trans::No, Trans::No, alpha_s, T::scalar(beta)),
-                            (
-                                Read(&Chunk::<T>::zeros(rt, c.rows(), 0)),
-                                Read(&Chunk::<T>::zeros(rt, 0, c.cols())),
-                                ReadWrite(c),
-                            ),
-                        );
+                        scale_by_beta(r, self.tile(i, j), beta);
                     }
                     for l in 0..akt {
                         let b_l = if l == 0 { T::scalar(beta) } else { one };
@@ -146,27 +136,18 @@ impl<T: Float> DArray<T> {
                 for i in j..nt {
                     // Lower: C_ij (i >= j); upper: C_ji.
                     let (ci, cj) = if uplo == Uplo::Lower { (i, j) } else { (j, i) };
-                    if akt == 0 {
-                        // An empty inner dimension: C = beta C on the triangle, through the
-                        // kernels with empty operands (beta = 0 writes zeros without reading C).
-                        let rt = self.runtime();
-                        let c = self.tile(ci, cj);
-                        let ea = Chunk::<T>::zeros(rt, c.rows(), 0);
-                        if i == j {
-                            r.spawn(
-                                dense::syrk::<T>(uplo, Trans::No, alpha_s, T::scalar(beta)),
-                                (Read(&ea), ReadWrite(c)),
-                            );
-                        } else {
-                            r.spawn(
-                                dense::gemm::<T>(Trans::No, Trans::No, alpha_s, T::scalar(beta)),
-                                (
-                                    Read(&ea),
-                                    Read(&Chunk::<T>::zeros(rt, 0, c.cols())),
-                                    ReadWrite(c),
-                                ),
-                            );
-                        }
+                    if akt == 0 && i == j {
+                        // On the diagonal only the triangle: the SYRK kernel with an empty A.
+                        let c = self.tile(ci, ci);
+                        r.spawn(
+                            dense::syrk::<T>(uplo, Trans::No, one, T::scalar(beta)),
+                            (
+                                Read(&Chunk::<T>::zeros(c.runtime(), c.rows(), 0)),
+                                ReadWrite(c),
+                            ),
+                        );
+                    } else if akt == 0 {
+                        scale_by_beta(r, self.tile(ci, cj), beta);
                     }
                     for l in 0..akt {
                         let b_l = if l == 0 { T::scalar(beta) } else { one };
@@ -190,4 +171,18 @@ impl<T: Float> DArray<T> {
             }
         })
     }
+}
+
+/// `C = beta C` on one tile, for an empty inner dimension: the GEMM kernel with empty operands,
+/// so that `beta = 0` writes zeros without reading `C` (which may hold NaN), as BLAS does.
+fn scale_by_beta<T: Float>(r: &Region<'_>, c: &Chunk<T>, beta: f64) {
+    let rt = c.runtime();
+    r.spawn(
+        dense::gemm::<T>(Trans::No, Trans::No, T::scalar(1.0), T::scalar(beta)),
+        (
+            Read(&Chunk::<T>::zeros(rt, c.rows(), 0)),
+            Read(&Chunk::<T>::zeros(rt, 0, c.cols())),
+            ReadWrite(c),
+        ),
+    );
 }
