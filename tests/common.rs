@@ -6,7 +6,8 @@
 
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
+use std::time::Duration;
 
 use tessera::Runtime;
 
@@ -96,4 +97,103 @@ pub fn cpu_runtime() -> Runtime {
 /// `devices` stands for the test adapter.
 pub fn own_gpu_runtime(devices: &str, cpu: bool) -> Option<Runtime> {
     build(&devices.replace("ADAPTER", adapter()), cpu)
+}
+
+// ------------------------------------------------------------------ checking helpers
+
+/// Runs `f` on another thread and fails the test if it does not finish within `secs`: a hang
+/// must be a failure, not a stuck CI job.
+pub fn within<R: Send + 'static>(
+    secs: u64,
+    what: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what}: did not finish within {secs} s: the runtime hangs"))
+}
+
+/// A sum accumulated as if in twice the working precision (Sum2/Dot2 of Ogita, Rump, Oishi).
+#[derive(Clone, Copy, Default)]
+pub struct Exact {
+    s: f64,
+    c: f64,
+}
+
+impl Exact {
+    pub fn add(&mut self, x: f64) {
+        let s = self.s + x;
+        let bb = s - self.s;
+        self.c += (self.s - (s - bb)) + (x - bb);
+        self.s = s;
+    }
+
+    /// Adds `a*b`, split exactly.
+    pub fn add_prod(&mut self, a: f64, b: f64) {
+        let p = a * b;
+        self.add(p);
+        self.c += a.mul_add(b, -p);
+    }
+
+    /// Adds `a*b*c`, with an error of order u^2 |abc|.
+    pub fn add_prod3(&mut self, a: f64, b: f64, c: f64) {
+        let p = b * c;
+        let e = b.mul_add(c, -p);
+        self.add_prod(a, p);
+        self.c += a * e;
+    }
+
+    pub fn value(self) -> f64 {
+        self.s + self.c
+    }
+}
+
+/// The element with the largest error/bound ratio seen so far.
+#[derive(Default)]
+pub struct Worst {
+    seen: bool,
+    ratio: f64,
+    at: (usize, usize),
+    got: f64,
+    reference: f64,
+    err: f64,
+    bound: f64,
+}
+
+impl Worst {
+    pub fn see(&mut self, at: (usize, usize), got: f64, reference: f64, err: f64, bound: f64) {
+        let ratio = if !got.is_finite() || err.is_nan() {
+            f64::INFINITY
+        } else if err == 0.0 {
+            0.0
+        } else {
+            err / bound
+        };
+        if !self.seen || ratio > self.ratio {
+            *self = Worst {
+                seen: true,
+                ratio,
+                at,
+                got,
+                reference,
+                err,
+                bound,
+            };
+        }
+    }
+
+    /// Panics if the worst element exceeds its bound; returns its ratio.
+    pub fn verdict(&self, what: &str, bound: &str) -> f64 {
+        if self.ratio > 1.0 {
+            panic!(
+                "{what}: worst element (row {}, col {}): got {:e}, reference {:e}; error {:.3e} \
+                 exceeds the bound {:.3e} = {bound} ({:.2} times the bound)",
+                self.at.0, self.at.1, self.got, self.reference, self.err, self.bound, self.ratio
+            );
+        }
+        self.ratio
+    }
 }

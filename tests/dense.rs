@@ -76,7 +76,7 @@ use tessera::{
     Region, Runtime, Shape, TaskFailure,
 };
 
-use crate::common;
+use crate::common::{self, Exact, Worst};
 
 /// The constant of the gemm bound (module docs).
 const C_GEMM: f64 = 3.0;
@@ -201,88 +201,6 @@ fn spd(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
 }
 
 // ------------------------------------------------------------------------- exact residuals
-
-/// A sum accumulated as if in twice the working precision (Sum2/Dot2 of Ogita, Rump, Oishi).
-#[derive(Clone, Copy, Default)]
-struct Exact {
-    s: f64,
-    c: f64,
-}
-
-impl Exact {
-    fn add(&mut self, x: f64) {
-        let s = self.s + x;
-        let bb = s - self.s;
-        self.c += (self.s - (s - bb)) + (x - bb);
-        self.s = s;
-    }
-
-    /// Adds `a*b`, split exactly.
-    fn add_prod(&mut self, a: f64, b: f64) {
-        let p = a * b;
-        self.add(p);
-        self.c += a.mul_add(b, -p);
-    }
-
-    /// Adds `a*b*c`, with an error of order u^2 |abc|.
-    fn add_prod3(&mut self, a: f64, b: f64, c: f64) {
-        let p = b * c;
-        let e = b.mul_add(c, -p);
-        self.add_prod(a, p);
-        self.c += a * e;
-    }
-
-    fn value(self) -> f64 {
-        self.s + self.c
-    }
-}
-
-/// The element with the largest error/bound ratio seen so far.
-#[derive(Default)]
-struct Worst {
-    seen: bool,
-    ratio: f64,
-    at: (usize, usize),
-    got: f64,
-    reference: f64,
-    err: f64,
-    bound: f64,
-}
-
-impl Worst {
-    fn see(&mut self, at: (usize, usize), got: f64, reference: f64, err: f64, bound: f64) {
-        let ratio = if !got.is_finite() || err.is_nan() {
-            f64::INFINITY
-        } else if err == 0.0 {
-            0.0
-        } else {
-            err / bound
-        };
-        if !self.seen || ratio > self.ratio {
-            *self = Worst {
-                seen: true,
-                ratio,
-                at,
-                got,
-                reference,
-                err,
-                bound,
-            };
-        }
-    }
-
-    /// Panics if the worst element exceeds its bound; returns its ratio.
-    fn verdict(&self, what: &str, bound: &str) -> f64 {
-        if self.ratio > 1.0 {
-            panic!(
-                "{what}: worst element (row {}, col {}): got {:e}, reference {:e}; error {:.3e} \
-                 exceeds the bound {:.3e} = {bound} ({:.2} times the bound)",
-                self.at.0, self.at.1, self.got, self.reference, self.err, self.bound, self.ratio
-            );
-        }
-        self.ratio
-    }
-}
 
 fn read<T: Real>(c: &Chunk<T>, what: &str) -> Vec<T> {
     c.to_vec()

@@ -1,26 +1,12 @@
 //! Failures: a failing task fails itself, cancels what depends on it, lets independent tasks
 //! finish, never hangs, and leaves the runtime usable. Bad input gets typed errors.
 
-use std::sync::mpsc;
-use std::time::Duration;
-
 use tessera::{
     Chunk, DType, Dispatch, Error, GpuKernel, Kernel, KernelError, Read, ReadWrite, Runtime, Scope,
     TaskFailure, Write, kernels::builtin,
 };
 
-use crate::common;
-
-/// Runs `f` on another thread and fails the test if it does not finish within `secs`: a hang
-/// must be a failure, not a stuck CI job.
-fn within<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(secs))
-        .unwrap_or_else(|_| panic!("did not finish within {secs} s: the runtime hangs"))
-}
+use crate::common::{self, within};
 
 /// `x = sqrt(x)` elementwise on an `n`-element tile, failing with the index of the first
 /// negative entry (as `NotPositiveDefinite`, the way a factorization reports a bad pivot). The
@@ -87,7 +73,7 @@ fn failure_scenario(rt: &Runtime, scope: Scope) {
     let d = Chunk::from_vec(rt, n as usize, 1, vec![7.0f32; n as usize]);
     let k = checked_sqrt(n);
     let (rt2, a2, b2, d2, k2, s2) = (rt.clone(), a.clone(), b.clone(), d.clone(), k, scope);
-    let result = within(60, move || {
+    let result = within(60, "the failure scenario", move || {
         rt2.datadeps_in(s2, |r| {
             let failing = r.spawn(k2.call([n.into()]), ReadWrite(&a2));
             r.spawn(builtin::copy::<f32>(), (Read(&a2), Write(&d2)));
@@ -159,7 +145,7 @@ fn a_long_chain_behind_a_failure_is_cancelled_without_hanging() {
     let rt = common::cpu_runtime();
     let x = Chunk::from_vec(&rt, 4, 1, vec![-1.0f32; 4]);
     let (rt2, x2) = (rt.clone(), x.clone());
-    let err = within(60, move || {
+    let err = within(60, "a long chain behind a failure", move || {
         rt2.datadeps(|r| {
             r.spawn(checked_sqrt(4).call([4u32.into()]), ReadWrite(&x2));
             for _ in 0..20_000 {
@@ -331,7 +317,7 @@ fn a_lost_device_fails_its_tasks_and_nothing_hangs() {
 
     device.destroy();
     let (rt2, x2) = (rt.clone(), x.clone());
-    let err = within(60, move || {
+    let err = within(60, "a lost device", move || {
         rt2.datadeps(|r| {
             r.spawn(builtin::scale(2.0f32), ReadWrite(&x2));
         })
@@ -361,7 +347,7 @@ struct Big { v: array<vec4<f32>, 8> }
         .gpu(GpuKernel::wgsl(WGSL, "main").dispatch(Dispatch::Workgroups([1, 1, 1])))
         .build()
         .unwrap();
-    within(60, move || {
+    within(60, "a too-small binding", move || {
         let small = Chunk::from_vec(&rt, 4, 1, vec![2.0f32; 4]);
         let other = Chunk::from_vec(&rt, 4, 1, vec![3.0f32; 4]);
         let err = rt

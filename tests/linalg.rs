@@ -67,8 +67,7 @@
 //! Math names: `n, m, k` orders, `nb, mb, kb` tile sizes, `kt` inner tiles, `r, c` elements.
 
 use std::fmt::Debug;
-use std::sync::{OnceLock, mpsc};
-use std::time::Duration;
+use std::sync::OnceLock;
 
 use half::f16;
 use rand::{RngExt, SeedableRng};
@@ -81,7 +80,7 @@ use tessera::{
     Scope,
 };
 
-use crate::common;
+use crate::common::{self, Exact, Worst, within};
 
 /// The constant of the gemm bound (module docs).
 const C_GEMM: f64 = 3.0;
@@ -319,17 +318,6 @@ impl On {
     }
 }
 
-/// Runs `f` on another thread and fails the test if it does not finish within `secs`: a hang
-/// must be a failure, not a stuck CI job. (tests/errors.rs's helper, naming the case.)
-fn within<R: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(secs))
-        .unwrap_or_else(|_| panic!("{what}: did not finish within {secs} s: the runtime hangs"))
-}
-
 /// Seconds an operation of these sizes may take before it counts as a hang.
 const WATCHDOG: u64 = 60;
 
@@ -421,94 +409,6 @@ fn assert_finite<T: Real>(
             x / rows,
             got[x]
         );
-    }
-}
-
-/// A sum accumulated as if in twice the working precision (Sum2/Dot2).
-#[derive(Clone, Copy, Default)]
-struct Exact {
-    s: f64,
-    c: f64,
-}
-
-impl Exact {
-    fn add(&mut self, x: f64) {
-        let s = self.s + x;
-        let bb = s - self.s;
-        self.c += (self.s - (s - bb)) + (x - bb);
-        self.s = s;
-    }
-
-    /// Adds `a*b`, split exactly.
-    fn add_prod(&mut self, a: f64, b: f64) {
-        let p = a * b;
-        self.add(p);
-        self.c += a.mul_add(b, -p);
-    }
-
-    /// Adds `a*b*c`, with an error of order u^2 |abc|.
-    fn add_prod3(&mut self, a: f64, b: f64, c: f64) {
-        let p = b * c;
-        let e = b.mul_add(c, -p);
-        self.add_prod(a, p);
-        self.c += a * e;
-    }
-
-    fn value(self) -> f64 {
-        self.s + self.c
-    }
-}
-
-/// The element with the largest error/bound ratio seen so far.
-#[derive(Default)]
-struct Worst {
-    seen: bool,
-    ratio: f64,
-    at: (usize, usize),
-    got: f64,
-    reference: f64,
-    err: f64,
-    bound: f64,
-}
-
-impl Worst {
-    fn see(&mut self, at: (usize, usize), got: f64, reference: f64, bound: f64) {
-        let err = (got - reference).abs();
-        let ratio = if !got.is_finite() || err.is_nan() {
-            f64::INFINITY
-        } else if err == 0.0 {
-            0.0
-        } else {
-            err / bound
-        };
-        if !self.seen || ratio > self.ratio {
-            *self = Worst {
-                seen: true,
-                ratio,
-                at,
-                got,
-                reference,
-                err,
-                bound,
-            };
-        }
-    }
-
-    /// Panics if the worst element exceeds its bound; returns its ratio.
-    fn verdict(&self, what: &str, bound: &str) -> f64 {
-        assert!(
-            self.ratio <= 1.0,
-            "{what}: worst element (row {}, col {}): got {:e}, reference {:e}; error {:.3e} \
-             exceeds the bound {:.3e} = {bound} ({:.2} times the bound)",
-            self.at.0,
-            self.at.1,
-            self.got,
-            self.reference,
-            self.err,
-            self.bound,
-            self.ratio
-        );
-        self.ratio
     }
 }
 
@@ -961,7 +861,8 @@ fn gemm_case<T: Real>(
             };
             e.add_prod(be, c0v);
             let bound = product_bound::<T>(C_GEMM, k, kt, mag, (be * c0v).abs());
-            worst.see((i, j), got[i + j * m].to_f64(), e.value(), bound);
+            let (g, r) = (got[i + j * m].to_f64(), e.value());
+            worst.see((i, j), g, r, (g - r).abs(), bound);
         }
     }
     worst.verdict(
@@ -994,7 +895,8 @@ fn matmul_case<T: Real>(on: &On, s: GemmShape) -> f64 {
                 mag += (x * y).abs();
             }
             let bound = product_bound::<T>(C_GEMM, s.k, s.k.div_ceil(s.kb), mag, 0.0);
-            worst.see((i, j), got[i + j * s.m].to_f64(), e.value(), bound);
+            let (g, r) = (got[i + j * s.m].to_f64(), e.value());
+            worst.see((i, j), g, r, (g - r).abs(), bound);
         }
     }
     let ratio = worst.verdict(&what, "3 k u |A||B|");
@@ -1324,7 +1226,8 @@ fn syrk_case<T: Real>(on: &On, s: SyrkCase, (alpha, beta): (f64, f64), seed: u64
             };
             e.add_prod(be, c0v);
             let bound = product_bound::<T>(C_SYRK, k, kt, mag, (be * c0v).abs());
-            worst.see((i, j), got[i + j * n].to_f64(), e.value(), bound);
+            let (g, r) = (got[i + j * n].to_f64(), e.value());
+            worst.see((i, j), g, r, (g - r).abs(), bound);
         }
     }
     worst.verdict(&what, "3 u (k |alpha||A||A^T| + kt |beta C0|)")
