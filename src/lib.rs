@@ -76,7 +76,9 @@ mod host;
 pub mod kernels;
 pub mod linalg;
 mod runtime;
+pub mod sim;
 mod threads;
+pub mod trace;
 
 pub use array::{AutoBlocks, Blocking, Blocks, DArray, spd_element};
 pub use data::chunk::{AnyChunk, Chunk, ReplicaState, Residency};

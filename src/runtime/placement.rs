@@ -29,9 +29,11 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// Predicted finish time from now: backlog shared over slots, then transfer and run.
+    /// Predicted finish time from now: the task starts when the processor has a free slot
+    /// (its backlog shared over its slots) and its inputs have arrived (transfers overlap the
+    /// work queued ahead of it), then runs.
     pub fn finish(&self) -> f64 {
-        self.backlog / self.slots.max(1) as f64 + self.transfer + self.run
+        (self.backlog / self.slots.max(1) as f64).max(self.transfer) + self.run
     }
 }
 
