@@ -89,6 +89,8 @@ pub use kernels::{
     ArgSpec, Cost, CpuTask, Dispatch, GpuKernel, GpuVariant, Kernel, KernelBuilder, KernelCall,
     Launch, Mode, Scalar, Shape, TileMut, TileRef,
 };
+pub use runtime::perf::LinkModel;
+pub use runtime::placement::CALIBRATED;
 pub use runtime::placement::{
     Candidate, EarliestFinish, Placement, PlacementQuery, ProcessorModel,
 };
@@ -96,7 +98,9 @@ pub use runtime::processor::{DeviceId, MemorySpace, Processor, ProcessorInfo};
 pub use runtime::region::{Region, RegionTask};
 pub use runtime::scope::Scope;
 pub use runtime::task::{Access, IntoAccesses, Read, ReadWrite, TaskHandle, Write};
-pub use runtime::{ProcessorStats, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder};
+pub use runtime::{
+    PerfEntry, PerfModel, ProcessorStats, Runtime, RuntimeBuilder, RuntimeStats, TaskBuilder,
+};
 
 /// The types most programs need.
 pub mod prelude {

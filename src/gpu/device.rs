@@ -31,6 +31,9 @@ pub(crate) struct DeviceCore {
     pub(crate) tuning: Tuning,
     lost: Arc<Mutex<Option<String>>>,
     is_lost: Arc<AtomicBool>,
+    /// Told the bytes and seconds of every batch that only copied data to the host (the
+    /// runtime refines its device-to-host link model from them).
+    pub(crate) on_download: std::sync::OnceLock<Box<dyn Fn(u64, f64) + Send + Sync>>,
 }
 
 impl DeviceCore {
@@ -62,6 +65,7 @@ impl DeviceCore {
             limits,
             lost,
             is_lost,
+            on_download: std::sync::OnceLock::new(),
         }
     }
 

@@ -8,6 +8,7 @@ mod device;
 mod embed;
 mod info;
 pub(crate) mod kernels;
+mod link;
 pub(crate) mod pipeline;
 mod pool;
 pub(crate) mod shaders;
@@ -19,7 +20,8 @@ pub use pool::MemoryStats;
 pub(crate) use tune::TuneConfig;
 pub use tune::TuneEntry;
 
-pub(crate) use device::{GpuDevice, discover, open};
+pub(crate) use device::{DeviceCore, GpuDevice, discover, open};
+pub(crate) use link::Fit as LinkFit;
 pub(crate) use pool::PooledBuffer;
 pub(crate) use worker::{BufRef, GpuJob, JobDone, Readback, ReadbackDone, Upload};
 

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -75,14 +75,27 @@ fn dropped_error() -> Error {
     )
 }
 
-/// Called once with a job's outcome, on the worker or poller thread.
-pub(crate) type JobDone = Callback<Result<(), TaskFailure>>;
+/// When a job ran, as measured: GPU timestamps around its dispatch mapped onto the host clock,
+/// or the batch's wall time shared by the jobs' predicted costs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JobTiming {
+    pub(crate) start: Instant,
+    pub(crate) end: Instant,
+}
+
+/// Called once with a job's outcome (and its timing when it ran), on the worker or poller
+/// thread.
+pub(crate) type JobDone = Callback<(Result<(), TaskFailure>, Option<JobTiming>)>;
 /// Called once when a readback has landed in host memory (or failed).
 pub(crate) type ReadbackDone = Callback<Result<(), Error>>;
 
 impl JobDone {
-    pub(crate) fn job(f: impl FnOnce(Result<(), TaskFailure>) + Send + 'static) -> Self {
-        Callback::new(f, || Err(TaskFailure::Runtime(Box::new(dropped_error()))))
+    pub(crate) fn job(
+        f: impl FnOnce((Result<(), TaskFailure>, Option<JobTiming>)) + Send + 'static,
+    ) -> Self {
+        Callback::new(f, || {
+            (Err(TaskFailure::Runtime(Box::new(dropped_error()))), None)
+        })
     }
 }
 
@@ -140,6 +153,8 @@ pub(crate) struct GpuJob {
     pub(crate) failed: Arc<AtomicBool>,
     /// Failure flags of the jobs ahead of this one in the stream that it depends on.
     pub(crate) after: SmallVec<[Arc<AtomicBool>; 2]>,
+    /// Predicted seconds: a batch measured only as a whole is shared out in these proportions.
+    pub(crate) weight: f64,
     pub(crate) done: JobDone,
 }
 
@@ -192,6 +207,9 @@ impl Inflight {
 
 struct JobRecord {
     kernel: Kernel,
+    weight: f64,
+    /// Index of its end timestamp in the batch's query set (its start is the one before).
+    query: Option<u32>,
     status_offset: Option<usize>,
     done: JobDone,
     failed: Option<TaskFailure>,
@@ -227,6 +245,10 @@ struct ReadbackRecord {
 /// A submitted batch, owned by the poller until it completes.
 pub(crate) struct Batch {
     jobs: Vec<JobRecord>,
+    /// When it was submitted.
+    submitted: Instant,
+    /// Resolved timestamps (a mappable copy) and how many, when the device has them.
+    timestamps: Option<(wgpu::Buffer, u32)>,
     readbacks: Vec<ReadbackRecord>,
     status: Option<(PooledBuffer, PooledBuffer, usize)>,
     uniform: Option<PooledBuffer>,
@@ -293,7 +315,8 @@ fn lost_error(core: &DeviceCore, reason: &str) -> Error {
 fn fail_all(core: &DeviceCore, jobs: Vec<GpuJob>, readbacks: Vec<Readback>, reason: &str) {
     let e = lost_error(core, reason);
     for j in jobs {
-        j.done.call(Err(TaskFailure::Runtime(Box::new(e.clone()))));
+        j.done
+            .call((Err(TaskFailure::Runtime(Box::new(e.clone()))), None));
     }
     for r in readbacks {
         r.done.call(Err(e.clone()));
@@ -404,6 +427,8 @@ fn record(
         }
         let mut record = JobRecord {
             kernel: job.kernel.clone(),
+            weight: job.weight,
+            query: None,
             status_offset,
             done: job.done,
             failed: None,
@@ -534,24 +559,64 @@ fn record(
             ))));
             continue;
         }
-        dispatches.push((pipeline, bind_group, grid));
+        dispatches.push((i, pipeline, bind_group, grid));
     }
 
-    // Pass 3: one compute pass with every dispatch, in order.
+    // Pass 3: one compute pass with every dispatch, in order; with a timestamp before the
+    // first and after each one where the device can write them inside a pass.
+    let runs = dispatches.iter().filter(|d| !d.3.contains(&0)).count() as u32;
+    let queries = (runs > 0
+        && device.features().contains(
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+        ))
+    .then(|| {
+        device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("tessera job times"),
+            ty: wgpu::QueryType::Timestamp,
+            count: runs + 1,
+        })
+    });
     if !dispatches.is_empty() {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("tessera dispatches"),
             timestamp_writes: None,
         });
-        for (pipeline, bind_group, grid) in &dispatches {
+        let mut q = 0u32;
+        if let Some(qs) = &queries {
+            pass.write_timestamp(qs, 0);
+        }
+        for (i, pipeline, bind_group, grid) in &dispatches {
             if grid.contains(&0) {
                 continue;
             }
             pass.set_pipeline(&pipeline.pipeline);
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+            if let Some(qs) = &queries {
+                q += 1;
+                pass.write_timestamp(qs, q);
+                records[*i].query = Some(q);
+            }
         }
     }
+    let timestamps = queries.map(|qs| {
+        let bytes = 8 * u64::from(runs + 1);
+        let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tessera timestamps"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let read = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tessera timestamps (read)"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.resolve_query_set(&qs, 0..runs + 1, &resolve, 0);
+        encoder.copy_buffer_to_buffer(&resolve, 0, &read, 0, bytes);
+        (read, runs + 1)
+    });
 
     // Pass 4: status words and readbacks to mappable staging buffers.
     if let Some((sbuf, staging, bytes)) = &status {
@@ -591,11 +656,13 @@ fn record(
 
     let pending = Arc::new(AtomicUsize::new(1));
     let map_error = Arc::new(Mutex::new(None));
+    let mut submitted = Instant::now();
     if batch_error.is_none() {
         // Submitting and mapping fail only on a lost device; keep those errors away from the
         // uncaptured-error handler (an embedding application's may panic).
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        submitted = Instant::now();
         core.queue.submit([command_buffer]);
         belt.recall();
         let (p, ev) = (pending.clone(), events.clone());
@@ -606,7 +673,8 @@ fn record(
         let maps = rb_records
             .iter()
             .map(|r| (&r.staging.buffer, r.bytes.next_multiple_of(4)))
-            .chain(status.iter().map(|(_, s, n)| (&s.buffer, *n as u64)));
+            .chain(status.iter().map(|(_, s, n)| (&s.buffer, *n as u64)))
+            .chain(timestamps.iter().map(|(b, n)| (b, 8 * u64::from(*n))));
         for (buffer, bytes) in maps {
             pending.fetch_add(1, Ordering::AcqRel);
             let (p, ev, err) = (pending.clone(), events.clone(), map_error.clone());
@@ -643,6 +711,8 @@ fn record(
 
     Batch {
         jobs: records,
+        submitted,
+        timestamps,
         readbacks: rb_records,
         status,
         uniform,
@@ -657,6 +727,9 @@ pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflig
     let mut batches: VecDeque<Box<Batch>> = VecDeque::new();
     let mut shutdown = false;
     let mut nap = MIN_NAP;
+    // When the previous batch was seen complete: a batch measured by wall time ran from its
+    // submission or from then, whichever is later.
+    let mut last_done = Instant::now();
     loop {
         // Absorb whatever has arrived.
         loop {
@@ -673,7 +746,7 @@ pub(crate) fn poller_loop(core: Arc<DeviceCore>, events: Receiver<Event>, inflig
             .is_some_and(|b| b.pending.load(Ordering::Acquire) == 0)
         {
             let b = batches.pop_front().unwrap_or_else(|| unreachable!());
-            finish(&core, *b);
+            last_done = finish(&core, *b, last_done);
             inflight.done();
             nap = MIN_NAP;
         }
@@ -729,23 +802,99 @@ const MAX_NAP: Duration = Duration::from_millis(1);
 fn fail_batch(core: &DeviceCore, b: Batch, reason: &str) {
     let e = lost_error(core, reason);
     for j in b.jobs {
-        j.done.call(Err(TaskFailure::Runtime(Box::new(e.clone()))));
+        j.done
+            .call((Err(TaskFailure::Runtime(Box::new(e.clone()))), None));
     }
     for r in b.readbacks {
         r.done.call(Err(e.clone()));
     }
 }
 
-fn finish(core: &DeviceCore, b: Batch) {
+/// Finishes a completed batch; returns when it was seen complete.
+fn finish(core: &DeviceCore, b: Batch, last_done: Instant) -> Instant {
     // Reading and unmapping on a lost device raise validation errors; they are ours to handle.
     let scope = core.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    finish_batch(core, b);
+    let done = Instant::now();
+    finish_batch(core, b, last_done, done);
     if let Some(e) = pollster::block_on(scope.pop()) {
         tracing::debug!(device = %core.label, "while finishing a batch: {e}");
     }
+    done
 }
 
-fn finish_batch(core: &DeviceCore, b: Batch) {
+/// Each job's timing: from its timestamps (mapped onto the host clock so that the batch's last
+/// timestamp is `done`), or the batch's wall time shared by the jobs' weights.
+fn job_timings(
+    core: &DeviceCore,
+    b: &Batch,
+    last_done: Instant,
+    done: Instant,
+) -> Vec<Option<JobTiming>> {
+    let ticks: Option<Vec<u64>> = b.timestamps.as_ref().and_then(|(buf, n)| {
+        let v = buf
+            .slice(..8 * u64::from(*n))
+            .get_mapped_range()
+            .ok()
+            .map(|v| {
+                v.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect::<Vec<u64>>()
+            });
+        buf.unmap();
+        v
+    });
+    let period = f64::from(core.queue.get_timestamp_period()) * 1e-9;
+    if let Some(t) = ticks.filter(|t| t.windows(2).all(|w| w[0] <= w[1]) && t.len() > 1) {
+        let last = t[t.len() - 1];
+        let at = |tick: u64| {
+            done.checked_sub(Duration::from_secs_f64((last - tick) as f64 * period))
+                .unwrap_or(done)
+        };
+        return b
+            .jobs
+            .iter()
+            .map(|j| {
+                j.query.map(|q| JobTiming {
+                    start: at(t[q as usize - 1]),
+                    end: at(t[q as usize]),
+                })
+            })
+            .collect();
+    }
+    let start = b.submitted.max(last_done);
+    let wall = done.saturating_duration_since(start).as_secs_f64();
+    let total: f64 = b.jobs.iter().map(|j| j.weight.max(0.0)).sum();
+    let mut at = start;
+    b.jobs
+        .iter()
+        .map(|j| {
+            let share = if total > 0.0 {
+                wall * j.weight.max(0.0) / total
+            } else {
+                wall / b.jobs.len() as f64
+            };
+            let end = at + Duration::from_secs_f64(share);
+            let t = JobTiming { start: at, end };
+            at = end;
+            Some(t)
+        })
+        .collect()
+}
+
+fn finish_batch(core: &DeviceCore, b: Batch, last_done: Instant, done: Instant) {
+    let timings = if b.batch_error.is_none() && core.lost_reason().is_none() {
+        job_timings(core, &b, last_done, done)
+    } else {
+        Vec::new()
+    };
+    if b.jobs.is_empty() && !b.readbacks.is_empty() && b.batch_error.is_none() {
+        // Only copies in this batch: its wall time measures the device-to-host link.
+        let bytes: u64 = b.readbacks.iter().map(|r| r.bytes).sum();
+        let secs = done.saturating_duration_since(b.submitted).as_secs_f64();
+        if let Some(f) = core.on_download.get() {
+            f(bytes, secs);
+        }
+    }
     let map_error = b.map_error.lock().take().map(|m| {
         Error::Gpu(GpuError::Map {
             device: core.label.clone(),
@@ -804,7 +953,8 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
         r.done.call(res);
     }
 
-    for j in b.jobs {
+    for (i, j) in b.jobs.into_iter().enumerate() {
+        let timing = timings.get(i).copied().flatten();
         let outcome = if let Some(f) = j.failed {
             Err(f)
         } else if let Some(e) = &not_run {
@@ -831,7 +981,7 @@ fn finish_batch(core: &DeviceCore, b: Batch) {
                 _ => Ok(()),
             }
         };
-        j.done.call(outcome);
+        j.done.call((outcome, timing));
     }
 
     if let Some(u) = b.uniform {

@@ -2,8 +2,10 @@
 
 pub(crate) mod config;
 mod host_access;
+pub(crate) mod perf;
 pub(crate) mod placement;
 pub(crate) mod processor;
+mod recorder;
 pub(crate) mod region;
 pub(crate) mod sched;
 pub(crate) mod scope;
@@ -21,6 +23,7 @@ use crate::error::{Error, KernelError, Result};
 use crate::gpu::{self, GpuDevice, MemoryStats, TuneConfig, TuneEntry};
 use crate::kernels::{CpuTask, Kernel, KernelCall};
 use config::{DeviceSpec, EnvConfig};
+use perf::ProcPerf;
 use placement::{EarliestFinish, Placement, ProcessorModel};
 use processor::{DeviceId, Processor, ProcessorInfo};
 use region::{Region, RegionState};
@@ -51,6 +54,54 @@ struct Owner {
     shared: Arc<Shared>,
 }
 
+/// The links of the adapter known as `identity`, measured on its first device opened in this
+/// process (later runtimes reuse the figures: the probe costs a few milliseconds each time).
+fn measured_links(identity: &str, core: &gpu::DeviceCore) -> Result<(gpu::LinkFit, gpu::LinkFit)> {
+    static SEEN: std::sync::OnceLock<
+        parking_lot::Mutex<std::collections::HashMap<String, (gpu::LinkFit, gpu::LinkFit)>>,
+    > = std::sync::OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(f) = seen.lock().get(identity) {
+        return Ok(*f);
+    }
+    let f = core.measure_links()?;
+    seen.lock().insert(identity.to_string(), f);
+    Ok(f)
+}
+
+/// What the performance model knows about one processor ([`Runtime::perf_model`]).
+#[derive(Clone, Debug)]
+pub struct PerfModel {
+    /// The processor.
+    pub processor: Processor,
+    /// What identifies it across runs (adapter, backend and driver; CPU model and threads).
+    pub identity: String,
+    /// The file the model persists in (`None`: in memory only).
+    pub file: Option<std::path::PathBuf>,
+    /// Measured kernels.
+    pub entries: Vec<PerfEntry>,
+    /// Host-to-device link (GPUs only).
+    pub upload: Option<perf::LinkModel>,
+    /// Device-to-host link (GPUs only).
+    pub download: Option<perf::LinkModel>,
+    /// A software adapter running on the host's cores: placement charges its work to the CPU
+    /// pool too.
+    pub shares_host_cores: bool,
+}
+
+/// One kernel and tile shapes measured on a processor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerfEntry {
+    /// `kernel/dtype/RxC,RxC,...`.
+    pub name: String,
+    /// Median of the recent measurements, seconds on one slot.
+    pub seconds: f64,
+    /// Measurements ever taken.
+    pub samples: u64,
+    /// Whether it has enough samples to count as calibrated.
+    pub calibrated: bool,
+}
+
 impl Drop for Owner {
     /// Waits for unfinished tasks, then stops the device threads. When the last handle goes
     /// away on one of the runtime's own threads (a chunk released as a task finishes), that
@@ -62,6 +113,9 @@ impl Drop for Owner {
             shared.wait_idle();
             for d in &shared.devices {
                 d.shutdown();
+            }
+            for p in &shared.perf {
+                p.save();
             }
         };
         if crate::threads::is_runtime_thread() {
@@ -280,6 +334,62 @@ impl Runtime {
         }
     }
 
+    /// What the performance model knows about processor `p`: one entry per kernel and tile
+    /// shapes measured there, sorted by name, with the links' models for a GPU.
+    ///
+    /// # Panics
+    /// If the runtime has no such processor.
+    #[track_caller]
+    pub fn perf_model(&self, p: Processor) -> PerfModel {
+        let sh = self.shared();
+        let i = p.index();
+        assert!(
+            i < sh.perf.len(),
+            "no processor {p}: the runtime has {} GPUs",
+            sh.devices.len()
+        );
+        let m = &sh.perf[i];
+        PerfModel {
+            processor: p,
+            identity: m.identity.clone(),
+            file: m.path().map(|p| p.to_path_buf()),
+            entries: m
+                .entries()
+                .into_iter()
+                .map(|e| PerfEntry {
+                    calibrated: e.count >= perf::CALIBRATED,
+                    name: e.name,
+                    seconds: e.estimate,
+                    samples: e.count,
+                })
+                .collect(),
+            upload: (i > 0).then(|| *m.upload.lock()),
+            download: (i > 0).then(|| *m.download.lock()),
+            shares_host_cores: m.shares_host_cores,
+        }
+    }
+
+    /// Writes the performance model to its files now (it is also written when the runtime is
+    /// dropped).
+    pub fn save_perf_model(&self) {
+        for p in &self.shared().perf {
+            p.save();
+        }
+    }
+
+    /// A copy of the trace recorded so far, when tracing is on ([`RuntimeBuilder::trace`],
+    /// `TESSERA_TRACE=1`). Export it with [`Trace::write_all`](crate::trace::Trace::write_all).
+    pub fn trace(&self) -> Option<crate::trace::Trace> {
+        self.shared().trace.as_ref().map(|r| r.snapshot())
+    }
+
+    /// Forgets the trace recorded so far (times restart from now), e.g. after a warm-up.
+    pub fn clear_trace(&self) {
+        if let Some(r) = &self.shared().trace {
+            r.clear();
+        }
+    }
+
     /// The autotuning decisions of GPU device `d`: for each kernel, element type and class of
     /// call, the winning variant and what each candidate measured.
     ///
@@ -470,6 +580,8 @@ pub struct RuntimeBuilder {
     placement: Option<Box<dyn Placement>>,
     autotune: Option<bool>,
     tuning_cache: Option<Option<std::path::PathBuf>>,
+    perf_cache: Option<Option<std::path::PathBuf>>,
+    trace: Option<bool>,
     pub(crate) embedded: Vec<gpu::Embedded>,
     spec_error: Option<Error>,
 }
@@ -548,6 +660,19 @@ impl RuntimeBuilder {
     /// `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`); `None` keeps them in memory.
     pub fn tuning_cache(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.tuning_cache = Some(dir);
+        self
+    }
+
+    /// Where the performance model persists (`None`: in memory only, starting empty). By
+    /// default the tuning cache directory, unless `TESSERA_PERF_MODEL=0`.
+    pub fn perf_cache(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.perf_cache = Some(dir);
+        self
+    }
+
+    /// Records a trace of the run ([`Runtime::trace`]). Default: on when `TESSERA_TRACE=1`.
+    pub fn trace(mut self, yes: bool) -> Self {
+        self.trace = Some(yes);
         self
     }
 
@@ -661,7 +786,19 @@ impl RuntimeBuilder {
             virtual_index: 0,
             embedded: false,
         })];
-        let mut models = vec![ProcessorModel::CPU_THREAD];
+        let perf_dir = match self.perf_cache {
+            Some(dir) => dir,
+            None if self.ignore_env || crate::runtime::perf::persist_from_env() => tune.dir.clone(),
+            None => None,
+        };
+        let mut perf = vec![Arc::new(ProcPerf::new(
+            crate::runtime::perf::cpu_identity(cpu.threads()),
+            ProcessorModel::CPU_THREAD,
+            false,
+            perf_dir.as_deref(),
+        ))];
+        let mut by_identity: std::collections::HashMap<String, Arc<ProcPerf>> =
+            std::collections::HashMap::new();
         for (i, d) in devices.iter().enumerate() {
             let info = &d.core.info;
             let siblings = devices
@@ -681,10 +818,60 @@ impl RuntimeBuilder {
                 virtual_index: d.virtual_index,
                 embedded: d.embedded,
             }));
-            models.push(ProcessorModel::for_device_type(&info.device_type));
+            let identity = format!(
+                "{} [{}] {} {} {:04x}:{:04x}",
+                info.name, info.backend, info.driver, info.driver_info, info.vendor, info.device
+            );
+            let identity_key = identity.clone();
+            let p = by_identity
+                .entry(identity.clone())
+                .or_insert_with(|| {
+                    let p = Arc::new(ProcPerf::new(
+                        identity,
+                        ProcessorModel::for_device_type(&info.device_type),
+                        info.device_type == "Cpu",
+                        perf_dir.as_deref(),
+                    ));
+                    // A few milliseconds of copies each way, once per adapter and process.
+                    match measured_links(&identity_key, &d.core) {
+                        Ok((up, down)) => {
+                            p.upload.lock().measured(up.latency, up.bandwidth);
+                            p.download.lock().measured(down.latency, down.bandwidth);
+                        }
+                        Err(e) => tracing::warn!("{}: cannot measure its links: {e}", d.core.label),
+                    }
+                    p
+                })
+                .clone();
+            let hook = p.clone();
+            let _ = d.core.on_download.set(Box::new(move |bytes, secs| {
+                hook.download.lock().observe(bytes, secs)
+            }));
+            perf.push(p);
         }
         let placement = self.placement.unwrap_or_else(|| Box::new(EarliestFinish));
-        let mut shared = Shared::new(procs, devices, cpu, placement, models);
+        let lanes = procs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                p.as_ref().map(|p| crate::trace::Lane {
+                    processor: i,
+                    name: p.name.clone(),
+                    slots: p.slots,
+                })
+            })
+            .collect();
+        let mut shared = Shared::new(procs, devices, cpu, placement, perf);
+        let tracing_on = self.trace.unwrap_or_else(|| {
+            !self.ignore_env
+                && matches!(
+                    std::env::var("TESSERA_TRACE").as_deref().map(str::trim),
+                    Ok("1" | "on" | "true" | "yes")
+                )
+        });
+        if tracing_on {
+            shared.trace = Some(crate::runtime::recorder::Recorder::new(lanes));
+        }
         let stall = stall::interval_from_env();
         if stall.is_some() {
             shared.live = Some(stall::LiveTasks::default());

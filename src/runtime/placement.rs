@@ -26,6 +26,10 @@ pub struct Candidate {
     pub slots: usize,
     /// Predicted seconds this task runs there.
     pub run: f64,
+    /// Measurements behind `run` for this kernel and these shapes on this processor, plus
+    /// tasks already placed there to measure it. Below [`CALIBRATED`] `run` is a roofline
+    /// estimate or rests on too few runs.
+    pub samples: u64,
 }
 
 impl Candidate {
@@ -63,22 +67,49 @@ pub trait Placement: Send + Sync + 'static {
     fn name(&self) -> &str;
 }
 
-/// Earliest predicted finish; ties go to the candidate with fewer bytes to move, then to the
-/// first in processor order.
+/// Measurements after which a model entry counts as calibrated.
+pub const CALIBRATED: u64 = crate::runtime::perf::CALIBRATED;
+
+/// Earliest predicted finish (HEFT / StarPU's dmda); ties go to the candidate with fewer bytes
+/// to move, then to the first in processor order.
+///
+/// While a candidate has fewer than [`CALIBRATED`] samples for the task's kernel and shapes,
+/// and its predicted finish is within [`EarliestFinish::EXPLORE`] times the best one, the task
+/// goes there instead so that the model learns that processor's real speed (StarPU calibrates
+/// the same way). Each (kernel, shapes, processor) is explored at most [`CALIBRATED`] times,
+/// and the model persists, so this costs a few tasks on a machine's first run only.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EarliestFinish;
 
-impl Placement for EarliestFinish {
-    fn place(&self, q: &PlacementQuery<'_>) -> usize {
+impl EarliestFinish {
+    /// How much later than the best a candidate may be predicted to finish and still be
+    /// explored. Roofline guesses are rarely off by more.
+    pub const EXPLORE: f64 = 10.0;
+
+    /// The candidate with the earliest predicted finish, ignoring calibration.
+    pub fn earliest(candidates: &[Candidate]) -> usize {
         let mut best = 0;
-        for (i, c) in q.candidates.iter().enumerate().skip(1) {
-            let b = &q.candidates[best];
+        for (i, c) in candidates.iter().enumerate().skip(1) {
+            let b = &candidates[best];
             let (fc, fb) = (c.finish(), b.finish());
             if fc < fb * (1.0 - 1e-9) || (fc <= fb * (1.0 + 1e-9) && c.bytes_in < b.bytes_in) {
                 best = i;
             }
         }
         best
+    }
+}
+
+impl Placement for EarliestFinish {
+    fn place(&self, q: &PlacementQuery<'_>) -> usize {
+        let best = Self::earliest(q.candidates);
+        let limit = q.candidates[best].finish() * Self::EXPLORE;
+        q.candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.samples < CALIBRATED && c.finish() <= limit)
+            .min_by_key(|(_, c)| c.samples)
+            .map_or(best, |(i, _)| i)
     }
 
     fn name(&self) -> &str {
@@ -177,6 +208,7 @@ mod tests {
             backlog,
             slots: 1,
             run,
+            samples: CALIBRATED,
         }
     }
 

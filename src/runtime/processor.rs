@@ -36,6 +36,15 @@ impl Processor {
         }
     }
 
+    /// Its index in a runtime's processor table (and in [`crate::trace::Lane::processor`]):
+    /// 0 is the CPU, `d + 1` is GPU `d`.
+    pub fn index(self) -> usize {
+        match self {
+            Processor::Cpu => 0,
+            Processor::Gpu(d) => d.0 + 1,
+        }
+    }
+
     /// The processor at index `i` of a runtime's processor table: 0 is the CPU, `d + 1` is
     /// GPU `d`.
     pub(crate) fn from_index(i: usize) -> Processor {

@@ -23,11 +23,15 @@ use crate::data::chunk::{ChunkInner, ReplicaState};
 use crate::error::{Error, TaskError, TaskFailure, TaskId};
 use crate::gpu::{BufRef, GpuDevice, GpuJob, Readback, Upload};
 use crate::kernels::{CpuTask, KernelCall, Launch, Mode, Slot};
-use crate::runtime::placement::{Candidate, Placement, PlacementQuery, ProcessorModel};
+use crate::runtime::perf::{CALIBRATED, ProcPerf};
+use crate::runtime::placement::{Candidate, Placement, PlacementQuery};
 use crate::runtime::processor::{ProcSet, Processor, ProcessorInfo};
+use crate::runtime::recorder::Recorder;
 use crate::runtime::region::RegionState;
 use crate::runtime::scope::Scope;
-use crate::runtime::task::{Access, Args, Phase, PredState, Task, TaskRef, TaskState, Work};
+use crate::runtime::task::{Access, Args, Phase, Plan, PredState, Task, TaskRef, TaskState, Work};
+use crate::trace::{Choice, Place, TaskSpan};
+use std::time::Instant;
 
 /// Processor index used for host-access tasks (run inline, never placed).
 pub(crate) const HOST: usize = 64;
@@ -52,7 +56,11 @@ pub(crate) struct Shared {
     pub(crate) devices: Vec<Arc<GpuDevice>>,
     pub(crate) cpu: CpuPool,
     pub(crate) placement: Box<dyn Placement>,
-    pub(crate) models: Vec<ProcessorModel>,
+    /// The performance model of each processor (index 0 is the CPU's, even when disabled).
+    /// Virtual devices of one adapter share theirs.
+    pub(crate) perf: Vec<Arc<ProcPerf>>,
+    /// Records the run when tracing is on.
+    pub(crate) trace: Option<Recorder>,
     /// Predicted nanoseconds of work placed and unfinished, per processor.
     backlog: Vec<AtomicU64>,
     /// Tasks finished, per processor (host-access tasks are not counted).
@@ -72,7 +80,7 @@ impl Shared {
         devices: Vec<Arc<GpuDevice>>,
         cpu: CpuPool,
         placement: Box<dyn Placement>,
-        models: Vec<ProcessorModel>,
+        perf: Vec<Arc<ProcPerf>>,
     ) -> Shared {
         let n = procs.len();
         Shared {
@@ -80,7 +88,8 @@ impl Shared {
             devices,
             cpu,
             placement,
-            models,
+            perf,
+            trace: None,
             backlog: (0..n).map(|_| AtomicU64::new(0)).collect(),
             tasks_run: (0..n).map(|_| AtomicU64::new(0)).collect(),
             finished: AtomicU64::new(0),
@@ -117,6 +126,7 @@ impl Shared {
         let mut reject: Option<TaskFailure> = None;
         let mut procs = ProcSet::EMPTY;
         let mut cost = Default::default();
+        let mut model_key = 0;
         match &spec.work {
             Work::Kernel(call) => {
                 check_signature(call, &spec.accesses);
@@ -130,6 +140,7 @@ impl Shared {
                     reject = Some(TaskFailure::Kernel(e));
                 } else {
                     cost = call.kernel.cost(&launch);
+                    model_key = crate::runtime::perf::key_of(call.kernel.name(), &shapes);
                     let (ok, why) = self.capable(call, &shapes, spec.procs);
                     procs = ok;
                     if procs.is_empty() {
@@ -164,6 +175,7 @@ impl Shared {
             scope: procs,
             priority: spec.priority,
             cost,
+            model_key,
             region: spec.region,
             ack: spec.ack,
             finished: AtomicBool::new(false),
@@ -181,6 +193,7 @@ impl Shared {
                 fetches: 0,
                 fetch_error: None,
                 doomed: None,
+                plan: Plan::default(),
             }),
         });
         if let Some(r) = &task.region {
@@ -224,6 +237,9 @@ impl Shared {
                 deps.readers.push(task.clone());
             }
             for p in preds {
+                if let Some(r) = &self.trace {
+                    r.edge(p.id.0, task.id.0);
+                }
                 add_edge(&p, &task);
             }
         }
@@ -422,47 +438,62 @@ impl Shared {
         }
     }
 
-    /// Chooses a processor for `t` (whose predecessors are all committed or finished).
-    /// `None` when every processor in scope is a lost device.
+    /// Chooses a processor for `t` (whose predecessors are all committed or finished) and
+    /// charges its predicted run time to that processor's backlog. `None` when every
+    /// processor in scope is a lost device.
     fn place(&self, t: &TaskRef) -> Option<usize> {
         if matches!(t.work, Work::Host(_)) {
             return Some(HOST);
         }
-        let candidates: SmallVec<[usize; 4]> = t
+        let procs: SmallVec<[usize; 4]> = t
             .scope
             .iter()
             .filter(|&i| i == 0 || !self.devices[i - 1].core.is_lost())
             .collect();
-        let chosen = if candidates.is_empty() {
+        if procs.is_empty() {
             return None;
-        } else if candidates.len() == 1 {
-            candidates[0]
+        }
+        let args = if procs.len() > 1 {
+            t.args.lock().clone()
         } else {
-            let args = t.args.lock().clone();
-            let cands: SmallVec<[Candidate; 4]> = candidates
-                .iter()
-                .map(|&i| {
-                    let space = (i > 0).then(|| i - 1);
-                    let bytes_in: u64 = args
-                        .iter()
-                        .filter(|(_, m)| m.reads())
-                        .filter(|(c, _)| {
-                            let coh = c.coh.lock();
-                            !coh.zero && !coh.valid_in(space)
-                        })
-                        .map(|(c, _)| c.bytes() as u64)
-                        .sum();
-                    let m = &self.models[i];
-                    Candidate {
-                        processor: Processor::from_index(i),
-                        bytes_in,
-                        transfer: m.transfer(bytes_in),
-                        backlog: self.backlog[i].load(Ordering::Relaxed) as f64 * 1e-9,
-                        slots: self.procs[i].as_ref().map_or(1, |p| p.slots),
-                        run: m.run(t.cost),
-                    }
-                })
-                .collect();
+            Args::new()
+        };
+        let cpu_slots = self.procs[0].as_ref().map(|p| p.slots);
+        let mut predictions: SmallVec<[crate::runtime::perf::Prediction; 4]> = SmallVec::new();
+        let cands: SmallVec<[Candidate; 4]> = procs
+            .iter()
+            .map(|&i| {
+                let perf = &self.perf[i];
+                let pr = perf.predict(t.model_key, t.cost);
+                predictions.push(pr);
+                let (bytes_in, transfer) = self.inputs_cost(&args, i);
+                let mut backlog = self.backlog[i].load(Ordering::Relaxed) as f64 * 1e-9;
+                if perf.shares_host_cores
+                    && let Some(cs) = cpu_slots
+                {
+                    // Its shaders run on the host's cores: it starts no sooner than the CPU
+                    // pool frees them.
+                    backlog = backlog
+                        .max(self.backlog[0].load(Ordering::Relaxed) as f64 * 1e-9 / cs as f64);
+                }
+                Candidate {
+                    processor: Processor::from_index(i),
+                    bytes_in,
+                    transfer,
+                    backlog,
+                    slots: if perf.shares_host_cores {
+                        1
+                    } else {
+                        self.procs[i].as_ref().map_or(1, |p| p.slots)
+                    },
+                    run: pr.secs,
+                    samples: pr.count + perf.pending(t.model_key),
+                }
+            })
+            .collect();
+        let k = if cands.len() == 1 {
+            0
+        } else {
             let query = PlacementQuery {
                 task: t.id,
                 kernel: t.name(),
@@ -472,7 +503,7 @@ impl Shared {
                 candidates: &cands,
             };
             // A user policy that panics must not take the scheduler down with it.
-            let k = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.placement.place(&query)
             }))
             .unwrap_or_else(|p| {
@@ -482,12 +513,76 @@ impl Shared {
                     crate::error::panic_message(&*p)
                 );
                 0
-            });
-            candidates[k.min(candidates.len() - 1)]
+            })
+            .min(cands.len() - 1)
         };
-        let ns = (self.models[chosen].run(t.cost) * 1e9) as u64;
-        self.backlog[chosen].fetch_add(ns, Ordering::Relaxed);
+        let chosen = procs[k];
+        let pr = predictions[k];
+        let ns = (pr.secs * 1e9) as u64;
+        let mut charges: SmallVec<[(usize, u64); 2]> = SmallVec::new();
+        charges.push((chosen, ns));
+        if self.perf[chosen].shares_host_cores
+            && let Some(cs) = cpu_slots
+            && chosen != 0
+        {
+            // It occupies the host's cores while it runs: the CPU pool's work waits as long.
+            charges.push((0, ns.saturating_mul(cs as u64)));
+        }
+        for &(i, ns) in &charges {
+            self.backlog[i].fetch_add(ns, Ordering::Relaxed);
+        }
+        let exploring = pr.count < CALIBRATED;
+        if exploring {
+            self.perf[chosen].add_pending(t.model_key);
+        }
+        if let Some(r) = &self.trace {
+            let choices = cands
+                .iter()
+                .zip(&procs)
+                .map(|(c, &i)| Choice {
+                    processor: i,
+                    finish: c.finish(),
+                    transfer: c.transfer,
+                    run: c.run,
+                })
+                .collect();
+            r.decision(t.id.0, chosen, t.priority, choices);
+        }
+        t.state.lock().plan = Plan {
+            run: pr.secs,
+            calibrated: pr.calibrated,
+            exploring,
+            charges,
+        };
         Some(chosen)
+    }
+
+    /// Bytes of `t`'s inputs not valid in processor `i`'s memory, and the predicted seconds to
+    /// bring them there (a value only on another device goes through the host).
+    fn inputs_cost(&self, args: &Args, i: usize) -> (u64, f64) {
+        let space = (i > 0).then(|| i - 1);
+        let (mut bytes, mut secs) = (0u64, 0.0f64);
+        for (c, m) in args {
+            if !m.reads() {
+                continue;
+            }
+            let (host, src) = {
+                let coh = c.coh.lock();
+                if coh.zero || coh.valid_in(space) {
+                    continue;
+                }
+                (coh.host.is_valid(), coh.valid_device())
+            };
+            let b = c.bytes() as u64;
+            bytes += b;
+            if !host && let Some(src) = src {
+                secs += self.perf[src + 1].download.lock().time(b);
+            }
+            if i > 0 {
+                secs += self.perf[i].upload.lock().time(b);
+            }
+        }
+        (bytes, secs)
     }
 
     /// Makes `t`'s inputs reachable from its processor, then commits and launches it.
@@ -528,10 +623,26 @@ impl Shared {
                     let src_ref = BufRef::of(buf, c.bytes() as u64);
                     let chunk = c.clone();
                     drop(coh);
+                    let (sh, asked) = (self.clone(), Instant::now());
                     self.devices[src].readback(Readback {
                         src: src_ref,
                         dst: c.host.clone(),
                         done: crate::gpu::ReadbackDone::readback(move |r| {
+                            if let Some(rec) = &sh.trace
+                                && r.is_ok()
+                            {
+                                let (id, bytes) = (chunk.id.0, chunk.bytes() as u64);
+                                let (start, end) = (rec.secs(asked), rec.now());
+                                rec.transfer(
+                                    id,
+                                    bytes,
+                                    Place::Device(src),
+                                    Place::Host,
+                                    start,
+                                    end,
+                                );
+                            }
+                            drop(sh);
                             fetch_landed(chunk, src, r)
                         }),
                     });
@@ -666,6 +777,7 @@ impl Shared {
         let mut bufs: SmallVec<[BufRef; 4]> = SmallVec::new();
         let mut uploads: SmallVec<[Upload; 2]> = SmallVec::new();
         let mut clears: SmallVec<[BufRef; 1]> = SmallVec::new();
+        let mut traced: SmallVec<[(u64, u64); 2]> = SmallVec::new();
         for (c, mode) in &args {
             let mut coh = c.coh.lock();
             let zero = coh.zero;
@@ -682,6 +794,9 @@ impl Shared {
                     clears.push(buf.clone());
                 } else {
                     debug_assert!(host_valid, "staging left {} unreachable", c.id);
+                    if self.trace.is_some() {
+                        traced.push((c.id.0, c.bytes() as u64));
+                    }
                     uploads.push(Upload {
                         src: c.host.clone(),
                         dst: buf.clone(),
@@ -718,9 +833,31 @@ impl Shared {
             params: call.params.clone(),
             failed: flag.clone(),
             after,
+            weight: t.state.lock().plan.run,
             done: {
                 let (sh, t) = (self.clone(), t.clone());
-                crate::gpu::JobDone::job(move |r: Result<(), TaskFailure>| {
+                crate::gpu::JobDone::job(move |(r, timing)| {
+                    if let Some(tm) = timing {
+                        sh.measured(&t, d + 1, tm.start, tm.end, 1, r.is_ok());
+                        if let Some(rec) = &sh.trace {
+                            // Uploads run ahead of the batch's dispatches; shown ending where
+                            // the job starts, lasting what the link model predicts.
+                            let link = *sh.perf[d + 1].upload.lock();
+                            let mut end = rec.secs(tm.start);
+                            for (id, bytes) in traced.iter().rev() {
+                                let start = end - link.time(*bytes);
+                                rec.transfer(
+                                    *id,
+                                    *bytes,
+                                    Place::Host,
+                                    Place::Device(d),
+                                    start,
+                                    end,
+                                );
+                                end = start;
+                            }
+                        }
+                    }
                     let r = r.map_err(|f| sh.task_error(&t, f, Some(d + 1)));
                     sh.finish(&t, r);
                 })
@@ -730,10 +867,13 @@ impl Shared {
         let refused = dev.submit(job).err();
         drop(guard);
         if let Some(job) = refused {
-            job.done
-                .call(Err(TaskFailure::Runtime(Box::new(Error::Shutdown(
-                    format!("{} is shut down", dev.core.label),
-                )))));
+            job.done.call((
+                Err(TaskFailure::Runtime(Box::new(Error::Shutdown(format!(
+                    "{} is shut down",
+                    dev.core.label
+                ))))),
+                None,
+            ));
             return;
         }
         // A kernel that reports failures through status words is only known to have succeeded
@@ -809,16 +949,61 @@ impl Shared {
                 slots,
                 threads,
             };
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu(&mut task)))
+            let start = Instant::now();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cpu(&mut task)))
                 .unwrap_or_else(|p| {
                     Err(crate::error::KernelError::Panicked(
                         crate::error::panic_message(&*p),
                     ))
-                })
+                });
+            let end = Instant::now();
+            drop(guards);
+            self.measured(t, 0, start, end, threads, r.is_ok());
+            r
         };
         drop(args);
         let r = result.map_err(|k| self.task_error(t, TaskFailure::Kernel(k), Some(0)));
         self.finish(t, r);
+    }
+
+    /// A task ran on processor `p` from `start` to `end` using `threads` threads: feeds the
+    /// performance model (when it succeeded) and the trace.
+    fn measured(&self, t: &Task, p: usize, start: Instant, end: Instant, threads: usize, ok: bool) {
+        let secs = end.saturating_duration_since(start).as_secs_f64();
+        let plan = t.state.lock().plan.clone();
+        if ok {
+            // Normalised to one slot: a CPU task given every thread of an idle pool counts as
+            // taking that many threads' time.
+            self.perf[p].record(
+                t.model_key,
+                || crate::runtime::perf::key_name(t.name(), &t.shapes),
+                t.cost,
+                secs * threads.max(1) as f64,
+            );
+        }
+        if plan.exploring {
+            self.perf[p].done_pending(t.model_key);
+        }
+        if let Some(r) = &self.trace {
+            r.task(TaskSpan {
+                task: t.id.0,
+                kernel: t.name().to_string(),
+                dtype: t.shapes.first().map(|s| s.dtype),
+                tiles: t
+                    .chunk_ids
+                    .iter()
+                    .zip(&t.modes)
+                    .map(|(c, m)| (c.0, m.writes()))
+                    .collect(),
+                processor: p,
+                start: r.secs(start),
+                end: r.secs(end),
+                predicted: plan.run,
+                calibrated: plan.calibrated,
+                flops: t.cost.flops,
+                ok,
+            });
+        }
     }
 
     // ---------------------------------------------------------------- completion
@@ -847,10 +1032,11 @@ impl Shared {
             )
         };
         if let Some(p) = placed.filter(|&p| p < HOST) {
-            let ns = (self.models[p].run(t.cost) * 1e9) as u64;
-            let _ = self.backlog[p].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                Some(v.saturating_sub(ns))
-            });
+            for (i, ns) in std::mem::take(&mut t.state.lock().plan.charges) {
+                let _ = self.backlog[i].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(ns))
+                });
+            }
             if outcome.is_ok() {
                 self.tasks_run[p].fetch_add(1, Ordering::Relaxed);
             }

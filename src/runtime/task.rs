@@ -211,6 +211,21 @@ pub(crate) struct TaskState {
     pub(crate) fetch_error: Option<Error>,
     /// The error of a task that will not run, waiting for its predecessors to finish.
     pub(crate) doomed: Option<Error>,
+    /// What placement predicted and charged.
+    pub(crate) plan: Plan,
+}
+
+/// What placement predicted for a task and charged to processors' backlogs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Plan {
+    /// Predicted seconds on the chosen processor (one slot).
+    pub(crate) run: f64,
+    /// Whether the prediction came from a calibrated model entry.
+    pub(crate) calibrated: bool,
+    /// Whether it was placed to calibrate the model there (its entry had too few samples).
+    pub(crate) exploring: bool,
+    /// Nanoseconds added to processors' backlogs, to take off when it finishes.
+    pub(crate) charges: SmallVec<[(usize, u64); 2]>,
 }
 
 pub(crate) struct Task {
@@ -225,6 +240,8 @@ pub(crate) struct Task {
     pub(crate) scope: ProcSet,
     pub(crate) priority: i64,
     pub(crate) cost: Cost,
+    /// The performance model's key for (kernel, shapes).
+    pub(crate) model_key: u64,
     pub(crate) region: Option<Arc<RegionState>>,
     /// Set once the task's failure has been reported to the user; after that it no longer
     /// cancels tasks spawned later.
