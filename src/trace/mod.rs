@@ -4,8 +4,31 @@
 //!
 //! Times are seconds since the trace started. Processor indices follow the runtime's table:
 //! `0` is the CPU pool, `d + 1` is GPU `d`.
+//!
+//! The exports are plain data in, text out, so each is unit-tested without running anything:
+//! [`Trace::to_chrome_json`] (open in <https://ui.perfetto.dev> or `chrome://tracing`),
+//! [`Trace::to_svg`] (a Gantt chart for a browser), [`Trace::to_dot`] (the task graph for
+//! Graphviz), [`Trace::summary`] (the tables the CLI prints) and [`Trace::write_all`] (all four
+//! into a folder). [`kernel_color`] gives the kernel colors the SVG and DOT share.
+
+mod chrome;
+mod color;
+mod dot;
+mod format;
+mod layout;
+mod summary;
+mod svg;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::dtype::DType;
+
+pub use chrome::MAX_DECISIONS;
+pub use color::kernel_color;
+pub use summary::{KernelStats, LinkStats, ProcessorBusy, Summary};
 
 /// Where a replica lives: the host or a device's memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,4 +154,106 @@ pub struct Trace {
     pub evictions: Vec<Eviction>,
     /// Placement decisions.
     pub decisions: Vec<Decision>,
+}
+
+impl fmt::Display for Place {
+    /// `host`, or `gpu{d}` for device `d`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Host => f.write_str("host"),
+            Place::Device(d) => write!(f, "gpu{d}"),
+        }
+    }
+}
+
+impl Place {
+    /// A total order for tables and lanes: the host first, then devices by index.
+    fn order(self) -> usize {
+        match self {
+            Place::Host => 0,
+            Place::Device(d) => d + 1,
+        }
+    }
+}
+
+impl TaskSpan {
+    /// Measured run time in seconds (`end - start`; zero if the span is reversed or not finite).
+    pub fn duration(&self) -> f64 {
+        span_seconds(self.start, self.end)
+    }
+}
+
+impl TransferSpan {
+    /// Copy time in seconds (`end - start`; zero if the span is reversed or not finite).
+    pub fn duration(&self) -> f64 {
+        span_seconds(self.start, self.end)
+    }
+
+    /// Achieved bandwidth in GB/s (10^9 bytes per second), `None` for an instantaneous copy.
+    pub fn gb_per_s(&self) -> Option<f64> {
+        let d = self.duration();
+        (d > 0.0).then(|| self.bytes as f64 / d / 1e9)
+    }
+}
+
+fn span_seconds(start: f64, end: f64) -> f64 {
+    let d = end - start;
+    if d.is_finite() && d > 0.0 { d } else { 0.0 }
+}
+
+/// Short name of a processor index: `cpu` for `0`, `gpu{d}` for `d + 1`.
+pub fn processor_label(processor: usize) -> String {
+    match processor {
+        0 => "cpu".to_owned(),
+        p => format!("gpu{}", p - 1),
+    }
+}
+
+impl Trace {
+    /// When the last task or transfer ended, in seconds since the trace began (0 for an empty
+    /// trace). Non-finite times are ignored.
+    pub fn makespan(&self) -> f64 {
+        self.tasks
+            .iter()
+            .map(|t| t.end)
+            .chain(self.transfers.iter().map(|t| t.end))
+            .filter(|e| e.is_finite())
+            .fold(0.0, f64::max)
+    }
+
+    /// Creates `dir` (and its parents) and writes every export into it: `trace.json`
+    /// ([`Trace::to_chrome_json`]), `gantt.svg` ([`Trace::to_svg`]), `graph.dot`
+    /// ([`Trace::to_dot`]) and `summary.txt` ([`Trace::summary`]). Returns the paths written, in
+    /// that order.
+    ///
+    /// # Errors
+    /// Whatever creating the folder or writing a file returns.
+    ///
+    /// # Examples
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let dir = std::env::temp_dir().join(format!("tessera-trace-doc-{}", std::process::id()));
+    /// let paths = tessera::trace::Trace::default().write_all(&dir)?;
+    /// assert_eq!(paths.len(), 4);
+    /// assert!(paths.iter().all(|p| p.exists()));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn write_all(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let files = [
+            ("trace.json", self.to_chrome_json()),
+            ("gantt.svg", self.to_svg()),
+            ("graph.dot", self.to_dot()),
+            ("summary.txt", self.summary().to_string()),
+        ];
+        let mut paths = Vec::with_capacity(files.len());
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, text)?;
+            paths.push(path);
+        }
+        Ok(paths)
+    }
 }
