@@ -102,6 +102,14 @@ struct CholeskyArgs {
     /// Skip the residual check (it costs about as much as the factorization).
     #[arg(long)]
     no_check: bool,
+    /// Record a trace and write it to this directory: trace.json (Chrome/Perfetto),
+    /// gantt.svg, graph.dot and summary.txt.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<std::path::PathBuf>,
+    /// Factor once before the timed run (compiles GPU kernels and calibrates the performance
+    /// model); the trace covers the timed run only.
+    #[arg(long)]
+    warmup: bool,
 }
 
 impl CholeskyArgs {
@@ -114,6 +122,8 @@ impl CholeskyArgs {
             seed: 7,
             upper: false,
             no_check: false,
+            trace: None,
+            warmup: false,
         }
     }
 
@@ -128,6 +138,8 @@ impl CholeskyArgs {
                 seed: self.seed,
                 upper: self.upper,
                 check: !self.no_check,
+                trace: self.trace.as_deref(),
+                warmup: self.warmup,
             },
         )
     }
@@ -201,6 +213,10 @@ impl AlgorithmArgs {
 
 impl Cli {
     fn runtime(&self) -> tessera::Result<Runtime> {
+        self.builder().build()
+    }
+
+    fn builder(&self) -> tessera::RuntimeBuilder {
         let mut b = Runtime::builder();
         if let Some(d) = &self.devices {
             b = b.devices(d);
@@ -211,7 +227,7 @@ impl Cli {
         if self.no_cpu {
             b = b.cpu(false);
         }
-        b.build()
+        b
     }
 }
 

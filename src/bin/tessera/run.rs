@@ -20,6 +20,8 @@ pub(crate) struct Cholesky<'a> {
     pub(crate) seed: u64,
     pub(crate) upper: bool,
     pub(crate) check: bool,
+    pub(crate) trace: Option<&'a std::path::Path>,
+    pub(crate) warmup: bool,
 }
 
 /// Parses `all`, `cpu`, `gpu` (every GPU), `gpu:1`, `gpus:0,2`.
@@ -45,7 +47,7 @@ pub(crate) fn parse_scope(s: &str) -> tessera::Result<Scope> {
 }
 
 pub(crate) fn cholesky(cli: &Cli, o: &Cholesky<'_>) -> tessera::Result<()> {
-    let rt = cli.runtime()?;
+    let rt = cli.builder().trace(o.trace.is_some()).build()?;
     match o.dtype {
         "f64" => run::<f64>(&rt, o),
         "f32" => run::<f32>(&rt, o),
@@ -68,9 +70,20 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
     let nb = o
         .block
         .unwrap_or_else(|| AutoBlocks::for_scope(rt, &scope, n, T::DTYPE));
+    if o.warmup {
+        let w = DArray::<T>::rand_spd(rt, n, Blocks::square(nb), o.seed);
+        let t = Instant::now();
+        w.cholesky_with(uplo_of(o), &scope)?;
+        println!(
+            "warm-up factorization: {:.3} s (compiles GPU kernels, calibrates the model)",
+            t.elapsed().as_secs_f64()
+        );
+    }
     let a = DArray::<T>::rand_spd(rt, n, Blocks::square(nb), o.seed);
+    rt.wait_idle();
+    rt.clear_trace();
     let nt = a.nt();
-    let uplo = if o.upper { Uplo::Upper } else { Uplo::Lower };
+    let uplo = uplo_of(o);
     println!(
         "Cholesky of a {n} x {n} {} SPD matrix ({}), tiles {nb} x {nb} ({nt} x {nt}), scope {scope}",
         T::DTYPE,
@@ -84,7 +97,10 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
     let start_count = rt.finished_tasks();
     let t0 = Instant::now();
     let result = std::thread::scope(|s| {
-        let worker = s.spawn(|| a.cholesky_with(uplo, &scope));
+        let worker = s.spawn(|| {
+            let t = Instant::now();
+            a.cholesky_with(uplo, &scope).map(|()| t.elapsed())
+        });
         let mut bar: Option<ProgressBar> = None;
         while !worker.is_finished() {
             std::thread::sleep(Duration::from_millis(50));
@@ -109,17 +125,17 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
-    let secs = t0.elapsed().as_secs_f64();
-    result?;
+    let secs = result?.as_secs_f64();
     let flops = (n as f64).powi(3) / 3.0;
     println!(
         "  time {:.3} s, {:.1} GFLOP/s (n^3/3 flops)",
         secs,
         flops / secs / 1e9
     );
-    if in_scope
-        .iter()
-        .any(|p| p.processor != tessera::Processor::Cpu)
+    if !o.warmup
+        && in_scope
+            .iter()
+            .any(|p| p.processor != tessera::Processor::Cpu)
     {
         println!(
             "  (includes compiling the GPU kernels this run used, done once per process; \
@@ -139,5 +155,19 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
     for (p, b) in after.processors.iter().zip(before) {
         println!("    {:>6}  {}", p.tasks - b, p.name);
     }
+    if let (Some(dir), Some(trace)) = (o.trace, rt.trace()) {
+        let written = trace.write_all(dir).map_err(|e| {
+            tessera::Error::Config(format!("cannot write the trace to {}: {e}", dir.display()))
+        })?;
+        println!("{}", trace.summary());
+        println!("  trace written:");
+        for f in written {
+            println!("    {}", f.display());
+        }
+    }
     Ok(())
+}
+
+fn uplo_of(o: &Cholesky<'_>) -> Uplo {
+    if o.upper { Uplo::Upper } else { Uplo::Lower }
 }
