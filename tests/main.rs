@@ -10,4 +10,5 @@ mod elementwise;
 mod errors;
 mod linalg;
 mod runtime;
+mod scheduler;
 mod serial_equivalence;

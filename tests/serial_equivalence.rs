@@ -370,3 +370,26 @@ fn serial_equivalence_three_virtual_gpus_and_cpu() {
     };
     run(&rt, Scope::all(), 5, 60, 5);
 }
+
+#[test]
+fn serial_equivalence_with_two_gpus_and_cpu_under_a_tiny_device_budget() {
+    // Each device may hold 16 KiB of replicas (four of the largest chunks here), so launches
+    // evict least-recently-used replicas all the time, writing dirty ones back to the host
+    // while other processors read and write the same chunks.
+    let built = tessera::Runtime::builder()
+        .ignore_env()
+        .devices(&format!("{} x 2", common::adapter()))
+        .cpu_threads(2)
+        .device_memory(Some(16 << 10))
+        .trace(true)
+        .build();
+    let rt = match built {
+        Ok(rt) if rt.gpu_count() == 2 => rt,
+        other if common::gpu_required() => panic!("no GPU runtime: {other:?}"),
+        _ => return,
+    };
+    run(&rt, Scope::all(), 6, 60, 5);
+    rt.wait_idle();
+    let evictions = rt.trace().map_or(0, |t| t.evictions.len());
+    assert!(evictions > 0, "the budget never forced an eviction");
+}

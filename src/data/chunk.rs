@@ -58,6 +58,8 @@ pub struct Residency {
 pub(crate) struct DevReplica {
     pub(crate) state: ReplicaState,
     pub(crate) buf: Option<PooledBuffer>,
+    /// Jobs queued or running on the device that use the buffer: it may not be evicted.
+    pub(crate) pins: u32,
 }
 
 /// Datadeps frontier of a chunk: the last writer, and the readers spawned since.
@@ -87,6 +89,11 @@ pub(crate) struct Coherence {
     pub(crate) dev: SmallVec<[DevReplica; 2]>,
     /// Tasks waiting for a readback to host that is in flight.
     pub(crate) fetching: Option<Vec<FetchWaiter>>,
+    /// Incremented by every write commit: an eviction's write-back only counts if no write
+    /// was committed while it was in flight.
+    pub(crate) version: u64,
+    /// A device replica is being written back to make room (module `runtime::residency`).
+    pub(crate) writing_back: bool,
 }
 
 impl Coherence {
@@ -99,6 +106,7 @@ impl Coherence {
             self.dev.push(DevReplica {
                 state: ReplicaState::Invalid,
                 buf: None,
+                pins: 0,
             });
         }
         &mut self.dev[d]
@@ -172,6 +180,8 @@ pub(crate) fn new_inner(rt: &Runtime, shape: Shape, host: Option<HostBytes>) -> 
             zero: !valid,
             dev: SmallVec::new(),
             fetching: None,
+            version: 0,
+            writing_back: false,
         }),
     })
 }

@@ -1017,7 +1017,7 @@ mod tests {
 
         let h = hits.clone();
         let lost = JobDone::job(move |r| {
-            let e = r.expect_err("a dropped job reports an error");
+            let e = r.0.expect_err("a dropped job reports an error");
             assert!(e.to_string().contains("dropped"), "{e}");
             h.fetch_add(1, Ordering::SeqCst);
         });

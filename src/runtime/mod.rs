@@ -7,6 +7,7 @@ pub(crate) mod placement;
 pub(crate) mod processor;
 mod recorder;
 pub(crate) mod region;
+pub(crate) mod residency;
 pub(crate) mod sched;
 pub(crate) mod scope;
 mod stall;
@@ -52,6 +53,20 @@ pub struct Runtime(Arc<Owner>);
 
 struct Owner {
     shared: Arc<Shared>,
+}
+
+/// `512M`, `2G`, `64k`, `1048576` (binary units).
+fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1u64 << 10),
+        (i, 'm' | 'M') => (&s[..i], 1 << 20),
+        (i, 'g' | 'G') => (&s[..i], 1 << 30),
+        (i, 't' | 'T') => (&s[..i], 1 << 40),
+        _ => (s, 1),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some((v * mult as f64) as u64)
 }
 
 /// The links of the adapter known as `identity`, measured on its first device opened in this
@@ -581,6 +596,7 @@ pub struct RuntimeBuilder {
     autotune: Option<bool>,
     tuning_cache: Option<Option<std::path::PathBuf>>,
     perf_cache: Option<Option<std::path::PathBuf>>,
+    device_memory: Option<Option<u64>>,
     trace: Option<bool>,
     pub(crate) embedded: Vec<gpu::Embedded>,
     spec_error: Option<Error>,
@@ -667,6 +683,16 @@ impl RuntimeBuilder {
     /// default the tuning cache directory, unless `TESSERA_PERF_MODEL=0`.
     pub fn perf_cache(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.perf_cache = Some(dir);
+        self
+    }
+
+    /// Caps the bytes of chunk replicas each GPU device holds (`None`: what wgpu gives).
+    /// Launches that would exceed it evict least-recently-used replicas first (dirty ones are
+    /// written back to the host), so a problem larger than the budget still runs. Default:
+    /// `TESSERA_DEVICE_MEMORY` (e.g. `512M`, `2G`), else none; an out-of-memory error from
+    /// wgpu evicts the same way.
+    pub fn device_memory(mut self, bytes: Option<u64>) -> Self {
+        self.device_memory = Some(bytes);
         self
     }
 
@@ -861,7 +887,24 @@ impl RuntimeBuilder {
                 })
             })
             .collect();
+        let budget = match self.device_memory {
+            Some(b) => b,
+            None if self.ignore_env => None,
+            None => match std::env::var("TESSERA_DEVICE_MEMORY") {
+                Ok(v) if !v.trim().is_empty() => Some(parse_bytes(&v).ok_or_else(|| {
+                    Error::Config(format!(
+                        "TESSERA_DEVICE_MEMORY={v}: expected a size such as 512M, 2G or 1048576"
+                    ))
+                })?),
+                _ => None,
+            },
+        };
+        let residency = devices
+            .iter()
+            .map(|_| crate::runtime::residency::Residency::new(budget))
+            .collect();
         let mut shared = Shared::new(procs, devices, cpu, placement, perf);
+        shared.residency = residency;
         let tracing_on = self.trace.unwrap_or_else(|| {
             !self.ignore_env
                 && matches!(

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) perf: Vec<Arc<ProcPerf>>,
     /// Records the run when tracing is on.
     pub(crate) trace: Option<Recorder>,
+    /// Memory budget and replica LRU of each device.
+    pub(crate) residency: Vec<crate::runtime::residency::Residency>,
     /// Predicted nanoseconds of work placed and unfinished, per processor.
     backlog: Vec<AtomicU64>,
     /// Tasks finished, per processor (host-access tasks are not counted).
@@ -90,6 +92,7 @@ impl Shared {
             placement,
             perf,
             trace: None,
+            residency: Vec::new(),
             backlog: (0..n).map(|_| AtomicU64::new(0)).collect(),
             tasks_run: (0..n).map(|_| AtomicU64::new(0)).collect(),
             finished: AtomicU64::new(0),
@@ -681,7 +684,13 @@ impl Shared {
     }
 
     /// Commits coherence for `t` on its processor and hands it over.
-    fn launch(self: &Arc<Self>, t: &TaskRef, p: usize, space: Option<usize>, args: Args) {
+    pub(crate) fn launch(
+        self: &Arc<Self>,
+        t: &TaskRef,
+        p: usize,
+        space: Option<usize>,
+        args: Args,
+    ) {
         // Chunk handles are never held across `finish` or a hand-over: the task may complete and
         // its user drop the chunks at once, expecting their memory back.
         if let Some(cause) = t.state.lock().poisoned {
@@ -704,6 +713,7 @@ impl Shared {
                         }
                         coh.host = ReplicaState::Modified;
                         coh.zero = false;
+                        coh.version += 1;
                         for (d, r) in coh.dev.iter_mut().enumerate() {
                             r.state = ReplicaState::Invalid;
                             if let Some(b) = r.buf.take() {
@@ -758,11 +768,40 @@ impl Shared {
         // launch on this device may interleave: a concurrent reader that sees an input marked
         // valid on `d` must find the upload that makes it valid ahead of it in the queue.
         let guard = dev.launch_lock.lock();
+        // Room for the replicas the device does not hold yet (module `residency`).
+        let ids: SmallVec<[u64; 4]> = args.iter().map(|(c, _)| c.id.0).collect();
+        let need: u64 = args
+            .iter()
+            .filter(|(c, _)| c.coh.lock().dev.get(d).is_none_or(|r| r.buf.is_none()))
+            .map(|(c, _)| crate::gpu::size_class(c.bytes() as u64))
+            .sum();
+        if need > 0 {
+            self.make_room(d, need, &ids, false);
+            if self.must_wait_for_room(d, need) {
+                // Jobs in flight will free room: wait for one to end (or a write-back to
+                // land), rather than overrun the budget. Checked again under the list's lock,
+                // after which a job ending is sure to see this task.
+                let res = &self.residency[d];
+                let mut parked = res.parked.lock();
+                if res.inflight.load(Ordering::Acquire) > 0 {
+                    parked.push(t.clone());
+                    return;
+                }
+            }
+        }
         // First allocate every replica, so a failed allocation leaves coherence untouched.
         for (c, _) in &args {
             let mut coh = c.coh.lock();
             if coh.dev_mut(d).buf.is_none() {
-                match dev.alloc_replica(c.bytes() as u64) {
+                let mut got = dev.alloc_replica(c.bytes() as u64);
+                if matches!(got, Err(Error::Gpu(crate::GpuError::OutOfMemory { .. }))) {
+                    // wgpu ran out: evict what can be evicted and try once more.
+                    drop(coh);
+                    self.make_room(d, c.bytes() as u64, &ids, true);
+                    got = dev.alloc_replica(c.bytes() as u64);
+                    coh = c.coh.lock();
+                }
+                match got {
                     Ok(b) => coh.dev_mut(d).buf = Some(b),
                     Err(e) => {
                         drop(coh);
@@ -772,6 +811,8 @@ impl Shared {
                     }
                 }
             }
+            drop(coh);
+            self.residency[d].touch(c);
         }
         // Then commit: uploads or clears for inputs not valid on `d`, ownership for outputs.
         let mut bufs: SmallVec<[BufRef; 4]> = SmallVec::new();
@@ -783,6 +824,7 @@ impl Shared {
             let zero = coh.zero;
             let host_valid = coh.host.is_valid();
             let r = coh.dev_mut(d);
+            r.pins += 1;
             let buf = BufRef::of(
                 r.buf
                     .as_ref()
@@ -811,6 +853,7 @@ impl Shared {
                 coh.dev_mut(d).state = ReplicaState::Modified;
                 coh.host = ReplicaState::Invalid;
                 coh.zero = false;
+                coh.version += 1;
                 for (e, r) in coh.dev.iter_mut().enumerate() {
                     if e != d {
                         r.state = ReplicaState::Invalid;
@@ -837,6 +880,13 @@ impl Shared {
             done: {
                 let (sh, t) = (self.clone(), t.clone());
                 crate::gpu::JobDone::job(move |(r, timing)| {
+                    for (c, _) in t.args.lock().iter() {
+                        if let Some(rep) = c.coh.lock().dev.get_mut(d) {
+                            rep.pins = rep.pins.saturating_sub(1);
+                        }
+                    }
+                    sh.residency[d].inflight.fetch_sub(1, Ordering::AcqRel);
+                    sh.retry_parked(d);
                     if let Some(tm) = timing {
                         sh.measured(&t, d + 1, tm.start, tm.end, 1, r.is_ok());
                         if let Some(rec) = &sh.trace {
@@ -864,6 +914,7 @@ impl Shared {
             },
         });
         t.state.lock().phase = Phase::Launched;
+        self.residency[d].inflight.fetch_add(1, Ordering::AcqRel);
         let refused = dev.submit(job).err();
         drop(guard);
         if let Some(job) = refused {
@@ -1198,7 +1249,7 @@ fn defer(sh: &Arc<Shared>, note: Note) {
 }
 
 /// A readback of `chunk` from device `src` has landed in host memory (or failed).
-fn fetch_landed(chunk: Arc<ChunkInner>, src: usize, r: Result<(), Error>) {
+pub(crate) fn fetch_landed(chunk: Arc<ChunkInner>, src: usize, r: Result<(), Error>) {
     let waiters = {
         let mut coh = chunk.coh.lock();
         if r.is_ok() {
