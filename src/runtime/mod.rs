@@ -597,6 +597,7 @@ pub struct RuntimeBuilder {
     tuning_cache: Option<Option<std::path::PathBuf>>,
     perf_cache: Option<Option<std::path::PathBuf>>,
     device_memory: Option<Option<u64>>,
+    recording: bool,
     trace: Option<bool>,
     pub(crate) embedded: Vec<gpu::Embedded>,
     spec_error: Option<Error>,
@@ -683,6 +684,12 @@ impl RuntimeBuilder {
     /// default the tuning cache directory, unless `TESSERA_PERF_MODEL=0`.
     pub fn perf_cache(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.perf_cache = Some(dir);
+        self
+    }
+
+    /// Records tasks instead of running them (`sim::record`).
+    pub(crate) fn recording(mut self) -> Self {
+        self.recording = true;
         self
     }
 
@@ -905,6 +912,9 @@ impl RuntimeBuilder {
             .collect();
         let mut shared = Shared::new(procs, devices, cpu, placement, perf);
         shared.residency = residency;
+        if self.recording {
+            shared.recording = Some(parking_lot::Mutex::new(Default::default()));
+        }
         let tracing_on = self.trace.unwrap_or_else(|| {
             !self.ignore_env
                 && matches!(

@@ -61,6 +61,9 @@ pub(crate) struct Shared {
     pub(crate) perf: Vec<Arc<ProcPerf>>,
     /// Records the run when tracing is on.
     pub(crate) trace: Option<Recorder>,
+    /// When set, tasks are recorded into a graph and finish at once without running
+    /// ([`crate::sim::record`]).
+    pub(crate) recording: Option<Mutex<Recording>>,
     /// Memory budget and replica LRU of each device.
     pub(crate) residency: Vec<crate::runtime::residency::Residency>,
     /// Predicted nanoseconds of work placed and unfinished, per processor.
@@ -93,6 +96,7 @@ impl Shared {
             perf,
             trace: None,
             residency: Vec::new(),
+            recording: None,
             backlog: (0..n).map(|_| AtomicU64::new(0)).collect(),
             tasks_run: (0..n).map(|_| AtomicU64::new(0)).collect(),
             finished: AtomicU64::new(0),
@@ -201,6 +205,12 @@ impl Shared {
         });
         if let Some(r) = &task.region {
             r.task_spawned();
+        }
+        if let Some(rec) = &self.recording {
+            rec.lock().push(&task, &spec.accesses);
+            *self.outstanding.lock() += 1;
+            self.finish(&task, Ok(()));
+            return task;
         }
         if let Some(live) = &self.live {
             live.insert(&task);
@@ -1197,6 +1207,40 @@ impl Shared {
             kernel: t.name().to_string(),
             cause,
         }
+    }
+}
+
+/// Tasks captured by a recording runtime, in spawn order.
+#[derive(Default)]
+pub(crate) struct Recording {
+    pub(crate) graph: crate::sim::SimGraph,
+    chunks: std::collections::HashMap<u64, usize>,
+}
+
+impl Recording {
+    fn push(&mut self, t: &Task, accesses: &[Access]) {
+        let Work::Kernel(call) = &t.work else {
+            return; // host reads and writes move no work
+        };
+        let mut acc = Vec::with_capacity(accesses.len());
+        for a in accesses {
+            let id = a.chunk.id().0;
+            let next = self.graph.chunks.len();
+            let i = *self.chunks.entry(id).or_insert(next);
+            if i == next {
+                self.graph.chunks.push(a.chunk.0.bytes() as u64);
+            }
+            acc.push((i, a.mode));
+        }
+        self.graph.tasks.push(crate::sim::SimTask {
+            kernel: call.kernel.name().to_string(),
+            shapes: t.shapes.to_vec(),
+            cost: t.cost,
+            accesses: acc,
+            priority: t.priority,
+            has_gpu: call.kernel.gpu().is_some(),
+            has_cpu: call.kernel.has_cpu(),
+        });
     }
 }
 

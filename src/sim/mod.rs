@@ -2,5 +2,7 @@
 //! links, with a virtual clock and no kernels run.
 
 pub mod graph;
+mod record;
 
 pub use graph::{SimGraph, SimTask};
+pub use record::record;
