@@ -28,12 +28,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::kernels::{Cost, Shape};
 use crate::runtime::placement::ProcessorModel;
 
 /// Measurements kept per entry; the estimate is their median.
-pub(crate) const WINDOW: usize = 16;
+pub(crate) const WINDOW: usize = 32;
 /// Measurements after which an entry counts as calibrated.
 pub(crate) const CALIBRATED: u64 = 3;
 
@@ -86,13 +87,14 @@ impl Entry {
         }
         self.next = (self.next + 1) % WINDOW;
         self.count += 1;
-        let mut s = self.samples.clone();
-        s.sort_by(f64::total_cmp);
+        let mut s: SmallVec<[f64; WINDOW]> = SmallVec::from_slice(&self.samples);
         let m = s.len() / 2;
-        self.estimate = if s.len() % 2 == 1 {
-            s[m]
+        let (below, mid, _) = s.select_nth_unstable_by(m, f64::total_cmp);
+        let mid = *mid;
+        self.estimate = if self.samples.len() % 2 == 1 {
+            mid
         } else {
-            0.5 * (s[m - 1] + s[m])
+            0.5 * (below.iter().copied().fold(f64::NEG_INFINITY, f64::max) + mid)
         };
     }
 }
