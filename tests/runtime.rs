@@ -436,3 +436,52 @@ fn driver_loop_budgets_keep_big_tiles_off_a_device_instead_of_truncating() {
     })
     .unwrap();
 }
+
+#[test]
+fn without_explicit_priorities_the_critical_path_runs_first() {
+    // One CPU thread. After a gate, two kinds of ready tasks: eight short independent ones,
+    // and the head of a chain of eight. The chain's head has the highest bottom level (the
+    // whole chain hangs off it), so it runs before the independent tasks spawned earlier.
+    let rt = Runtime::builder()
+        .ignore_env()
+        .cpu_only()
+        .cpu_threads(1)
+        .perf_cache(None)
+        .build()
+        .unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let gate = Chunk::from_vec(&rt, 1, 1, vec![0u32]);
+    let chain = Chunk::from_vec(&rt, 1, 1, vec![0u32]);
+    let step = |name: &str, order: Arc<Mutex<Vec<String>>>, writes: bool| {
+        let n = name.to_string();
+        let b = Kernel::builder(name).read(DType::U32);
+        let b = if writes { b.read_write(DType::U32) } else { b };
+        b.cpu(move |_| {
+            order.lock().unwrap().push(n.clone());
+            Ok(())
+        })
+        .build()
+        .unwrap()
+    };
+    let lone = step("lone", order.clone(), false);
+    let link = step("link", order.clone(), true);
+    rt.datadeps(|r| {
+        r.spawn_cpu("gate", ReadWrite(&gate), |_| {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            Ok(())
+        });
+        for _ in 0..8 {
+            r.spawn(lone.call([]), Read(&gate));
+        }
+        for _ in 0..8 {
+            r.spawn(link.call([]), (Read(&gate), ReadWrite(&chain)));
+        }
+    })
+    .unwrap();
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order.len(), 16);
+    assert_eq!(
+        order[0], "link",
+        "the chain's head should run first: {order:?}"
+    );
+}

@@ -24,6 +24,7 @@ impl<T: Element> Chunk<T> {
             priority: 0,
             region: None,
             ack: Arc::new(AtomicBool::new(false)),
+            hold: false,
         });
         TaskHandle {
             task,

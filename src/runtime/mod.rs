@@ -4,6 +4,7 @@ pub(crate) mod config;
 mod host_access;
 pub(crate) mod perf;
 pub(crate) mod placement;
+pub(crate) mod priority;
 pub(crate) mod processor;
 mod recorder;
 pub(crate) mod region;
@@ -239,18 +240,22 @@ impl Runtime {
             scope,
             procs,
         };
-        /// Waits for the region's tasks even if `f` panics.
-        struct Guard<'a>(&'a RegionState, bool);
+        /// Releases and waits for the region's tasks even if `f` panics.
+        struct Guard<'a>(&'a Arc<Shared>, &'a RegionState, bool);
         impl Drop for Guard<'_> {
             fn drop(&mut self) {
-                if !self.1 {
-                    let _ = self.0.wait();
+                if !self.2 {
+                    self.0.release_held();
+                    let _ = self.1.wait();
                 }
             }
         }
-        let mut guard = Guard(&region.state, false);
+        let sh = self.shared();
+        let mut guard = Guard(sh, &region.state, false);
         let out = f(&region);
-        guard.1 = true;
+        guard.2 = true;
+        // The region's graph is complete: prioritise and start it.
+        sh.release_held();
         region.state.wait()?;
         Ok(out)
     }
@@ -308,6 +313,7 @@ impl Runtime {
             priority: 0,
             region: None,
             ack,
+            hold: false,
         });
         TaskHandle { task, output: out }
     }
@@ -535,6 +541,7 @@ impl TaskBuilder<'_> {
             priority: self.priority,
             region: None,
             ack: Arc::new(AtomicBool::new(false)),
+            hold: false,
         });
         TaskHandle {
             task,

@@ -165,6 +165,7 @@ impl RegionTask<'_, '_> {
             priority: self.priority,
             region: Some(r.state.clone()),
             ack: r.state.ack.clone(),
+            hold: true,
         });
         t.id
     }

@@ -47,6 +47,9 @@ pub(crate) struct TaskSpec<'a> {
     pub(crate) priority: i64,
     pub(crate) region: Option<Arc<RegionState>>,
     pub(crate) ack: Arc<AtomicBool>,
+    /// Hold the task after deriving its dependencies, until [`Shared::release_held`] gives
+    /// it a bottom-level priority (region tasks).
+    pub(crate) hold: bool,
 }
 
 /// The runtime's shared state.
@@ -64,6 +67,8 @@ pub(crate) struct Shared {
     /// When set, tasks are recorded into a graph and finish at once without running
     /// ([`crate::sim::record`]).
     pub(crate) recording: Option<Mutex<Recording>>,
+    /// Region tasks spawned but not yet released (see `release_held`).
+    held: Mutex<Vec<TaskRef>>,
     /// Memory budget and replica LRU of each device.
     pub(crate) residency: Vec<crate::runtime::residency::Residency>,
     /// Predicted nanoseconds of work placed and unfinished, per processor.
@@ -97,6 +102,7 @@ impl Shared {
             trace: None,
             residency: Vec::new(),
             recording: None,
+            held: Mutex::new(Vec::new()),
             backlog: (0..n).map(|_| AtomicU64::new(0)).collect(),
             tasks_run: (0..n).map(|_| AtomicU64::new(0)).collect(),
             finished: AtomicU64::new(0),
@@ -125,6 +131,10 @@ impl Shared {
     /// Creates a task, derives its dependencies and sets it going.
     #[track_caller]
     pub(crate) fn submit(self: &Arc<Self>, spec: TaskSpec<'_>) -> TaskRef {
+        if !spec.hold {
+            // Anything else may wait for held tasks (a host read inside a region): let them go.
+            self.release_held();
+        }
         let id = TaskId(self.next_task.fetch_add(1, Ordering::Relaxed));
         let shapes: SmallVec<[_; 4]> = spec.accesses.iter().map(|a| a.chunk.shape()).collect();
         let modes: SmallVec<[Mode; 4]> = spec.accesses.iter().map(|a| a.mode).collect();
@@ -180,7 +190,7 @@ impl Shared {
             shapes,
             modes,
             scope: procs,
-            priority: spec.priority,
+            priority: std::sync::atomic::AtomicI64::new(spec.priority),
             cost,
             model_key,
             region: spec.region,
@@ -263,12 +273,68 @@ impl Shared {
                 let err = self.task_error(&task, f, None);
                 self.fail(&task, err);
             }
+            None if spec.hold => self.held.lock().push(task.clone()),
             None => {
                 task.state.lock().phase = Phase::Waiting;
                 self.evaluate(&task);
             }
         }
         task
+    }
+
+    /// Lets held tasks go, with priorities from their bottom levels: each task's predicted run
+    /// time (on its fastest processor in scope) plus the heaviest path of such times through
+    /// the held tasks that depend on it. A priority the program set explicitly comes first;
+    /// the bottom level orders tasks of equal explicit priority (all of them, by default). A region holds
+    /// its tasks while it is being recorded, so the whole graph is known when this runs
+    /// (tasks spawned elsewhere, or a host access, release them early).
+    pub(crate) fn release_held(self: &Arc<Self>) {
+        let held = {
+            let mut h = self.held.lock();
+            if h.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *h)
+        };
+        let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        let accesses: Vec<SmallVec<[(usize, Mode); 4]>> = held
+            .iter()
+            .map(|t| {
+                t.chunk_ids
+                    .iter()
+                    .zip(&t.modes)
+                    .map(|(c, m)| {
+                        let next = index.len();
+                        (*index.entry(c.0).or_insert(next), *m)
+                    })
+                    .collect()
+            })
+            .collect();
+        let dag = crate::runtime::priority::datadeps(&accesses, index.len());
+        let levels = crate::runtime::priority::bottom_levels(&dag, |i| {
+            let t = &held[i];
+            t.scope
+                .iter()
+                .map(|p| self.perf[p].predict(t.model_key, t.cost).secs)
+                .fold(f64::INFINITY, f64::min)
+                .min(1e3)
+        });
+        for (t, level) in held.iter().zip(&levels) {
+            // The program's own priority first (clamped), then microseconds of critical path.
+            let own = t.priority().clamp(-(1 << 21), (1 << 21) - 1);
+            let us = (level * 1e6).clamp(0.0, ((1u64 << 40) - 1) as f64) as i64;
+            t.priority.store((own << 40) + us, Ordering::Relaxed);
+        }
+        for t in held {
+            {
+                let mut s = t.state.lock();
+                if s.phase != Phase::Spawning {
+                    continue;
+                }
+                s.phase = Phase::Waiting;
+            }
+            self.evaluate(&t);
+        }
     }
 
     /// Fails `t` without running it. A task that is still waiting for predecessors stays
@@ -512,7 +578,7 @@ impl Shared {
                 kernel: t.name(),
                 dtype: t.shapes.first().map(|s| s.dtype),
                 cost: t.cost,
-                priority: t.priority,
+                priority: t.priority(),
                 candidates: &cands,
             };
             // A user policy that panics must not take the scheduler down with it.
@@ -559,7 +625,7 @@ impl Shared {
                     run: c.run,
                 })
                 .collect();
-            r.decision(t.id.0, chosen, t.priority, choices);
+            r.decision(t.id.0, chosen, t.priority(), choices);
         }
         t.state.lock().plan = Plan {
             run: pr.secs,
@@ -738,8 +804,9 @@ impl Shared {
                 } else {
                     drop(args);
                     let (sh, t2) = (self.clone(), t.clone());
-                    self.cpu
-                        .push(t.priority, t.id.0, move |threads| sh.run_cpu(&t2, threads));
+                    self.cpu.push(t.priority(), t.id.0, move |threads| {
+                        sh.run_cpu(&t2, threads)
+                    });
                 }
             }
             Some(d) => self.launch_gpu(t, d, args),
@@ -1237,7 +1304,7 @@ impl Recording {
             shapes: t.shapes.to_vec(),
             cost: t.cost,
             accesses: acc,
-            priority: t.priority,
+            priority: t.priority(),
             has_gpu: call.kernel.gpu().is_some(),
             has_cpu: call.kernel.has_cpu(),
         });

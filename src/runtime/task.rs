@@ -238,7 +238,9 @@ pub(crate) struct Task {
     pub(crate) chunk_ids: SmallVec<[ChunkId; 4]>,
     pub(crate) modes: SmallVec<[Mode; 4]>,
     pub(crate) scope: ProcSet,
-    pub(crate) priority: i64,
+    /// Among ready tasks on a processor, higher runs first. Set at spawn, and raised by a
+    /// region's bottom-level pass when it releases its tasks.
+    pub(crate) priority: std::sync::atomic::AtomicI64,
     pub(crate) cost: Cost,
     /// The performance model's key for (kernel, shapes).
     pub(crate) model_key: u64,
@@ -263,6 +265,10 @@ impl Task {
 
     pub(crate) fn name(&self) -> &str {
         self.work.name()
+    }
+
+    pub(crate) fn priority(&self) -> i64 {
+        self.priority.load(Ordering::Relaxed)
     }
 
     /// The task's outcome once finished, registering `waker` otherwise.
