@@ -3,6 +3,7 @@
 pub(crate) mod config;
 mod host_access;
 pub(crate) mod placement;
+pub(crate) mod priority;
 pub(crate) mod processor;
 pub(crate) mod region;
 pub(crate) mod sched;
