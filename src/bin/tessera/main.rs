@@ -6,6 +6,7 @@
 //! tessera info [--json]   # adapters, features, limits, processors
 //! tessera check           # random datadeps programs on every processor vs. a serial run
 //! tessera bench kernel gemm --dtype f32 [--sizes 64,128,256,512] [--variants]
+//! tessera simulate cholesky --n 65536 --gpus 1,2,4,8  # the scheduler on a modelled machine
 //! ```
 //! Global options `--devices SPEC` (e.g. `"lavapipe x 3"`, `none`) and `--cpu-threads N`
 //! override `TESSERA_DEVICES` and `TESSERA_CPU_THREADS`.
@@ -14,6 +15,7 @@ mod bench;
 mod check;
 mod info;
 mod run;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -70,6 +72,50 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Runs the scheduler on a modelled machine (virtual clock, no kernels run).
+    Simulate {
+        #[command(subcommand)]
+        what: SimulateWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimulateWhat {
+    /// The library's tiled Cholesky, captured as a task graph, on a modelled CPU and 1..N GPUs:
+    /// makespan, lower bounds (critical path; work over total speed), efficiency, speed-up
+    /// over the first machine, bytes moved.
+    Cholesky(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Matrix order.
+    #[arg(long, default_value_t = 65536)]
+    n: usize,
+    /// Tile order.
+    #[arg(long, default_value_t = 1024)]
+    block: usize,
+    /// Element type: f64 or f32.
+    #[arg(long, default_value = "f64")]
+    dtype: String,
+    /// GPU counts to simulate, e.g. `1,2,4,8` (0: the CPU alone).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    gpus: Vec<usize>,
+    /// One GPU, as a machine description group.
+    #[arg(long, default_value = "gpu@10T, link 25G")]
+    gpu: String,
+    /// The CPU, as a machine description group.
+    #[arg(long, default_value = "cpu:2@50G")]
+    cpu: String,
+    /// A whole machine description instead (e.g. `cpu:2@100G + 4*gpu@50T, link 25G, mem 16G`).
+    #[arg(long)]
+    machine: Option<String>,
+    /// Schedule without bottom-level priorities.
+    #[arg(long)]
+    no_priorities: bool,
+    /// Write the last machine's simulated trace to this directory.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -269,6 +315,19 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             what: BenchWhat::Trsm(args),
         }) => args.run(&cli, "trsm"),
+        Some(Command::Simulate {
+            what: SimulateWhat::Cholesky(a),
+        }) => simulate::cholesky(&simulate::Simulate {
+            n: a.n,
+            block: a.block,
+            dtype: &a.dtype,
+            gpus: a.gpus.clone(),
+            machine: a.machine.as_deref(),
+            gpu: &a.gpu,
+            cpu: &a.cpu,
+            no_priorities: a.no_priorities,
+            trace: a.trace.as_deref(),
+        }),
         None => CholeskyArgs::default_run().run(&cli),
     };
     match result {
