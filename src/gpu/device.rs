@@ -256,7 +256,11 @@ fn backend_rank(backend: &str) -> u8 {
 /// through several backends (lavapipe through Vulkan and GL, say), only the best backend is kept
 /// unless `all_backends`.
 pub(crate) fn discover(all_backends: bool) -> Discovery {
-    let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    // Where the driver reports a memory budget (D3D12; Vulkan with VK_EXT_memory_budget),
+    // allocations past 90% of it fail with an out-of-memory error, which the scheduler answers
+    // by evicting replicas (`runtime::residency`), instead of the device being lost later.
+    desc.memory_budget_thresholds.for_resource_creation = Some(90);
     let backends = desc.backends;
     let instance = wgpu::Instance::new(desc);
     let mut found: Vec<(wgpu::Adapter, AdapterInfo)> =
