@@ -34,6 +34,8 @@ pub(crate) struct DeviceCore {
     /// Told the bytes and seconds of every batch that only copied data to the host (the
     /// runtime refines its device-to-host link model from them).
     pub(crate) on_download: std::sync::OnceLock<Box<dyn Fn(u64, f64) + Send + Sync>>,
+    /// Batches that asked for a timing sample (one in eight gets timestamps).
+    pub(crate) batches: std::sync::atomic::AtomicU64,
 }
 
 impl DeviceCore {
@@ -66,6 +68,7 @@ impl DeviceCore {
             lost,
             is_lost,
             on_download: std::sync::OnceLock::new(),
+            batches: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

@@ -19,6 +19,13 @@ const SMALL: u64 = 64 << 10;
 const LARGE: u64 = 4 << 20;
 
 impl DeviceCore {
+    /// Whether the device can write timestamps between the dispatches of a pass.
+    pub(crate) fn has_pass_timestamps(&self) -> bool {
+        self.device.features().contains(
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+        )
+    }
+
     /// Waits, with non-blocking polls (see `worker::poller_loop` for why never a blocking
     /// one), until `done` is set by a callback; fails after `limit`.
     pub(crate) fn wait_flag(&self, done: &AtomicBool, what: &str, limit: Duration) -> Result<()> {

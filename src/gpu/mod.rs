@@ -23,7 +23,7 @@ pub use tune::TuneEntry;
 pub(crate) use device::{DeviceCore, GpuDevice, discover, open};
 pub(crate) use link::Fit as LinkFit;
 pub(crate) use pool::{PooledBuffer, size_class};
-pub(crate) use worker::{BufRef, GpuJob, JobDone, Readback, ReadbackDone, Upload};
+pub(crate) use worker::{BufRef, GpuJob, JobDone, Measure, Readback, ReadbackDone, Upload};
 
 use crate::error::Result;
 use crate::runtime::{Runtime, RuntimeBuilder};

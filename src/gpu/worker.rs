@@ -81,6 +81,8 @@ fn dropped_error() -> Error {
 pub(crate) struct JobTiming {
     pub(crate) start: Instant,
     pub(crate) end: Instant,
+    /// From timestamps around this job alone (else its share of the batch's wall time).
+    pub(crate) exact: bool,
 }
 
 /// Called once with a job's outcome (and its timing when it ran), on the worker or poller
@@ -137,6 +139,16 @@ pub(crate) struct Upload {
     pub(crate) dst: BufRef,
 }
 
+/// How much a job's time is wanted. Timestamps cost a query set and a readback per batch, and
+/// on lavapipe they halve the rate of tiny dispatches, so they are written in a batch only
+/// when a job needs them, or one in eight batches when jobs would merely add a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Measure {
+    No,
+    Sample,
+    Needed,
+}
+
 /// One kernel dispatch.
 pub(crate) struct GpuJob {
     pub(crate) kernel: Kernel,
@@ -155,6 +167,8 @@ pub(crate) struct GpuJob {
     pub(crate) after: SmallVec<[Arc<AtomicBool>; 2]>,
     /// Predicted seconds: a batch measured only as a whole is shared out in these proportions.
     pub(crate) weight: f64,
+    /// Whether its time should be measured.
+    pub(crate) measure: Measure,
     pub(crate) done: JobDone,
 }
 
@@ -344,6 +358,13 @@ fn record(
     });
 
     // Pass 1: pipelines, uniform and status layout, uploads and clears.
+    let want = jobs.iter().map(|j| j.measure).max().unwrap_or(Measure::No);
+    let measure = want == Measure::Needed
+        || (want == Measure::Sample
+            && core
+                .batches
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(8));
     let mut records = Vec::with_capacity(jobs.len());
     let mut prepared = Vec::with_capacity(jobs.len());
     let mut uniform_bytes: Vec<u8> = Vec::new();
@@ -565,11 +586,7 @@ fn record(
     // Pass 3: one compute pass with every dispatch, in order; with a timestamp before the
     // first and after each one where the device can write them inside a pass.
     let runs = dispatches.iter().filter(|d| !d.3.contains(&0)).count() as u32;
-    let queries = (runs > 0
-        && device.features().contains(
-            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
-        ))
-    .then(|| {
+    let queries = (runs > 0 && measure && core.has_pass_timestamps()).then(|| {
         device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("tessera job times"),
             ty: wgpu::QueryType::Timestamp,
@@ -857,6 +874,7 @@ fn job_timings(
                 j.query.map(|q| JobTiming {
                     start: at(t[q as usize - 1]),
                     end: at(t[q as usize]),
+                    exact: true,
                 })
             })
             .collect();
@@ -874,7 +892,11 @@ fn job_timings(
                 wall / b.jobs.len() as f64
             };
             let end = at + Duration::from_secs_f64(share);
-            let t = JobTiming { start: at, end };
+            let t = JobTiming {
+                start: at,
+                end,
+                exact: false,
+            };
             at = end;
             Some(t)
         })

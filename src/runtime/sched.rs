@@ -631,6 +631,7 @@ impl Shared {
             run: pr.secs,
             calibrated: pr.calibrated,
             exploring,
+            samples: pr.count,
             charges,
         };
         Some(chosen)
@@ -943,6 +944,17 @@ impl Shared {
             bufs.push(buf);
         }
         drop(args);
+        let (weight, samples) = {
+            let s = t.state.lock();
+            (s.plan.run, s.plan.samples)
+        };
+        let measure = if self.trace.is_some() || samples < CALIBRATED {
+            crate::gpu::Measure::Needed
+        } else if wants_sample(t.id, samples) {
+            crate::gpu::Measure::Sample
+        } else {
+            crate::gpu::Measure::No
+        };
         let job = Box::new(GpuJob {
             kernel: call.kernel.clone(),
             modes: t.modes.clone(),
@@ -953,7 +965,8 @@ impl Shared {
             params: call.params.clone(),
             failed: flag.clone(),
             after,
-            weight: t.state.lock().plan.run,
+            weight,
+            measure,
             done: {
                 let (sh, t) = (self.clone(), t.clone());
                 crate::gpu::JobDone::job(move |(r, timing)| {
@@ -965,7 +978,10 @@ impl Shared {
                     sh.residency[d].inflight.fetch_sub(1, Ordering::AcqRel);
                     sh.retry_parked(d);
                     if let Some(tm) = timing {
-                        sh.measured(&t, d + 1, tm.start, tm.end, 1, r.is_ok());
+                        // Batches measured as a whole feed the model only on adapters without
+                        // timestamps (where nothing better exists).
+                        let trusted = tm.exact || !sh.devices[d].core.has_pass_timestamps();
+                        sh.measured(&t, d + 1, tm.start, tm.end, 1, r.is_ok() && trusted);
                         if let Some(rec) = &sh.trace {
                             // Uploads run ahead of the batch's dispatches; shown ending where
                             // the job starts, lasting what the link model predicts.
@@ -1098,8 +1114,16 @@ impl Shared {
     /// performance model (when it succeeded) and the trace.
     fn measured(&self, t: &Task, p: usize, start: Instant, end: Instant, threads: usize, ok: bool) {
         let secs = end.saturating_duration_since(start).as_secs_f64();
-        let plan = t.state.lock().plan.clone();
-        if ok {
+        let (run, calibrated, exploring, samples) = {
+            let s = t.state.lock();
+            (
+                s.plan.run,
+                s.plan.calibrated,
+                s.plan.exploring,
+                s.plan.samples,
+            )
+        };
+        if ok && wants_sample(t.id, samples) {
             // Normalised to one slot: a CPU task given every thread of an idle pool counts as
             // taking that many threads' time.
             self.perf[p].record(
@@ -1109,7 +1133,7 @@ impl Shared {
                 secs * threads.max(1) as f64,
             );
         }
-        if plan.exploring {
+        if exploring {
             self.perf[p].done_pending(t.model_key);
         }
         if let Some(r) = &self.trace {
@@ -1126,8 +1150,8 @@ impl Shared {
                 processor: p,
                 start: r.secs(start),
                 end: r.secs(end),
-                predicted: plan.run,
-                calibrated: plan.calibrated,
+                predicted: run,
+                calibrated,
                 flops: t.cost.flops,
                 ok,
             });
@@ -1275,6 +1299,13 @@ impl Shared {
             cause,
         }
     }
+}
+
+/// Whether a run of task `id` should feed the model, which had `samples` measurements for it:
+/// every run until the window has been filled twice over, then one in eight (measuring costs
+/// a lock and a selection per task; on a GPU, timestamp queries in the batch).
+fn wants_sample(id: TaskId, samples: u64) -> bool {
+    samples < 2 * crate::runtime::perf::WINDOW as u64 || id.0.is_multiple_of(8)
 }
 
 /// Tasks captured by a recording runtime, in spawn order.

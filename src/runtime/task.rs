@@ -224,6 +224,8 @@ pub(crate) struct Plan {
     pub(crate) calibrated: bool,
     /// Whether it was placed to calibrate the model there (its entry had too few samples).
     pub(crate) exploring: bool,
+    /// Measurements the model had for it there when it was placed.
+    pub(crate) samples: u64,
     /// Nanoseconds added to processors' backlogs, to take off when it finishes.
     pub(crate) charges: SmallVec<[(usize, u64); 2]>,
 }

@@ -23,8 +23,12 @@ pub(crate) fn cholesky(o: &Simulate<'_>) -> tessera::Result<()> {
     let t = Instant::now();
     let (n, nb) = (o.n, o.block);
     let graph = match o.dtype {
-        "f64" => tessera::sim::record(|rt| DArray::<f64>::zeros(rt, n, n, Blocks::square(nb)).cholesky())?,
-        "f32" => tessera::sim::record(|rt| DArray::<f32>::zeros(rt, n, n, Blocks::square(nb)).cholesky())?,
+        "f64" => tessera::sim::record(|rt| {
+            DArray::<f64>::zeros(rt, n, n, Blocks::square(nb)).cholesky()
+        })?,
+        "f32" => tessera::sim::record(|rt| {
+            DArray::<f32>::zeros(rt, n, n, Blocks::square(nb)).cholesky()
+        })?,
         d => {
             return Err(tessera::Error::Config(format!(
                 "--dtype {d}: use f64 or f32"
