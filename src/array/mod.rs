@@ -91,13 +91,18 @@ impl AutoBlocks {
 
 impl AutoBlocks {
     /// The tile order [`AutoBlocks::order`] picks for an `n`-order problem of `dtype` run on the
-    /// processors of `rt` that `scope` selects (their parallel slots summed).
+    /// processors of `rt` that `scope` selects (their parallel slots summed; a software adapter
+    /// on the host's cores counts only without the CPU).
     pub fn for_scope(rt: &Runtime, scope: &Scope, n: usize, dtype: DType) -> usize {
         let selected = rt.scope_processors(scope);
+        let cpu = selected.contains(&crate::Processor::Cpu);
+        // A software adapter running on the host's cores adds no parallelism next to the CPU
+        // pool; it counts only when the CPU is not in scope.
         let slots: usize = rt
             .processors()
             .iter()
             .filter(|p| selected.contains(&p.processor))
+            .filter(|p| !(cpu && rt.shares_host_cores(p.processor)))
             .map(|p| p.slots)
             .sum();
         AutoBlocks::order(n, slots, dtype.size())

@@ -390,6 +390,15 @@ impl Runtime {
         }
     }
 
+    /// Whether processor `p` is a software adapter that runs on the host's cores (lavapipe,
+    /// WARP, SwiftShader): its work competes with the CPU pool's.
+    pub fn shares_host_cores(&self, p: Processor) -> bool {
+        self.shared()
+            .perf
+            .get(p.index())
+            .is_some_and(|m| p != Processor::Cpu && m.shares_host_cores)
+    }
+
     /// Writes the performance model to its files now (it is also written when the runtime is
     /// dropped).
     pub fn save_perf_model(&self) {
