@@ -17,8 +17,8 @@ mod worker;
 
 pub use info::{AdapterInfo, DeviceLimits};
 pub use pool::MemoryStats;
-pub(crate) use tune::TuneConfig;
 pub use tune::TuneEntry;
+pub(crate) use tune::{TuneConfig, slug as cache_slug, write_json as write_cache_json};
 
 pub(crate) use device::{DeviceCore, GpuDevice, discover, open};
 pub(crate) use link::Fit as LinkFit;

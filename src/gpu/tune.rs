@@ -88,18 +88,7 @@ impl Tuning {
         let mut h = DefaultHasher::new();
         (&info.name, &info.backend, &info.driver, &info.driver_info).hash(&mut h);
         (info.vendor, info.device).hash(&mut h);
-        let slug: String = info
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .take(32)
-            .collect();
+        let slug = slug(&info.name);
         let path = config
             .dir
             .as_ref()
@@ -140,7 +129,7 @@ impl Tuning {
             driver: self.driver.clone(),
             entries: merged,
         };
-        if let Err(e) = write_table(path, &file) {
+        if let Err(e) = write_json(path, &file) {
             tracing::warn!("cannot save tuning decisions to {}: {e}", path.display());
         }
     }
@@ -154,16 +143,32 @@ fn read_table(path: &Path) -> BTreeMap<String, TuneEntry> {
         .unwrap_or_default()
 }
 
-fn write_table(path: &Path, table: &TableFile) -> std::io::Result<()> {
+/// Writes `value` as JSON to `path` through a temporary file and a rename, so a reader (another
+/// process sharing the cache directory) never sees half a file.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(
         &tmp,
-        serde_json::to_vec_pretty(table).map_err(std::io::Error::other)?,
+        serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?,
     )?;
     std::fs::rename(&tmp, path)
+}
+
+/// A file-name-safe prefix of `name`: lowercase ASCII letters and digits, `-` for the rest.
+pub(crate) fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(32)
+        .collect()
 }
 
 impl DeviceCore {
@@ -365,22 +370,7 @@ impl DeviceCore {
             let flag = done.clone();
             self.queue
                 .on_submitted_work_done(move || flag.store(true, Ordering::Release));
-            let mut nap = Duration::from_micros(5);
-            while !done.load(Ordering::Acquire) {
-                self.device
-                    .poll(wgpu::PollType::Poll)
-                    .map_err(|e| Error::Config(format!("waiting for a tuning run: {e}")))?;
-                if done.load(Ordering::Acquire) {
-                    break;
-                }
-                if t.elapsed() > Duration::from_secs(120) {
-                    return Err(Error::Config(
-                        "a tuning run did not finish within 120 s".to_string(),
-                    ));
-                }
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(Duration::from_micros(100));
-            }
+            self.wait_flag(&done, "a tuning run", Duration::from_secs(120))?;
             Ok(t.elapsed().as_secs_f64() / f64::from(dispatches))
         };
         // The first dispatch compiles the pipeline (lavapipe JITs at first use).

@@ -350,7 +350,7 @@ impl ProcPerf {
             upload: Some(*self.upload.lock()).filter(|l| l.bandwidth.is_finite()),
             download: Some(*self.download.lock()).filter(|l| l.bandwidth.is_finite()),
         };
-        if let Err(e) = write_file(path, &file) {
+        if let Err(e) = crate::gpu::write_cache_json(path, &file) {
             tracing::warn!(
                 "cannot save the performance model to {}: {e}",
                 path.display()
@@ -392,18 +392,11 @@ fn hash_name(name: &str) -> u64 {
 fn file_name(identity: &str) -> String {
     let mut h = DefaultHasher::new();
     identity.hash(&mut h);
-    let slug: String = identity
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(32)
-        .collect();
-    format!("perf-{slug}-{:016x}.json", h.finish())
+    format!(
+        "perf-{}-{:016x}.json",
+        crate::gpu::cache_slug(identity),
+        h.finish()
+    )
 }
 
 fn read_file(path: &Path) -> ModelFile {
@@ -411,18 +404,6 @@ fn read_file(path: &Path) -> ModelFile {
         .ok()
         .and_then(|b| serde_json::from_slice::<ModelFile>(&b).ok())
         .unwrap_or_default()
-}
-
-fn write_file(path: &Path, file: &ModelFile) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The CPU's identity: its model name (Linux) and the pool's thread count.
