@@ -326,6 +326,8 @@ impl Runtime {
 
     /// Blocks until every task spawned so far has finished.
     pub fn wait_idle(&self) {
+        // Tasks a region still holds would never finish otherwise.
+        self.shared().release_held();
         self.shared().wait_idle();
         for d in &self.shared().devices {
             d.wait_idle();

@@ -125,6 +125,9 @@ impl Shared {
                 res.forget(c.id.0);
                 continue;
             };
+            if buf.kind == crate::gpu::PoolKind::Imported {
+                continue; // an application's own buffer: it stays where it was handed over
+            }
             let capacity = buf.capacity;
             let src = BufRef::of(buf, c.bytes() as u64);
             if clean || !r.state.is_valid() {
@@ -148,6 +151,8 @@ impl Shared {
             if writing_back {
                 continue;
             }
+            // Pinned while the copy reads it: a writer elsewhere leaves the buffer attached.
+            r.pins += 1;
             coh.writing_back = true;
             drop(coh);
             freed += capacity;
@@ -188,21 +193,25 @@ impl Shared {
         asked: std::time::Instant,
     ) {
         let dev = &self.devices[d];
-        self.residency[d].inflight.fetch_sub(1, Ordering::AcqRel);
+        let res = &self.residency[d];
+        res.inflight.fetch_sub(1, Ordering::AcqRel);
         let mut dropped = None;
         {
             let guard = dev.launch_lock.try_lock();
             let mut coh = c.coh.lock();
             coh.writing_back = false;
-            if ok && coh.version == version && coh.dev_state(d).is_valid() && !coh.host.is_valid() {
-                let fetching = coh.fetching.is_some();
+            if let Some(r) = coh.dev.get_mut(d) {
+                r.pins = r.pins.saturating_sub(1);
+            }
+            let fetching = coh.fetching.is_some();
+            let current = ok && coh.version == version;
+            if current && coh.dev_state(d).is_valid() && !coh.host.is_valid() {
                 let src = landed.read();
                 let mut host = c.host.write();
                 host.ensure(src.len());
                 host.bytes_mut().copy_from_slice(src.bytes());
                 coh.host = ReplicaState::Shared;
-                let r = coh.dev_mut(d);
-                r.state = ReplicaState::Shared;
+                coh.dev_mut(d).state = ReplicaState::Shared;
                 if let Some(rec) = &self.trace {
                     rec.transfer(
                         c.id.0,
@@ -213,25 +222,42 @@ impl Shared {
                         rec.now(),
                     );
                 }
-                // Not while a fetch for a reader elsewhere still copies from the buffer.
-                if guard.is_some() && r.pins == 0 && !fetching {
-                    dropped = r.buf.take();
-                    r.state = ReplicaState::Invalid;
+            }
+            // Drop the replica if it is clean now (or was invalidated by a writer elsewhere
+            // meanwhile), nothing uses it, no fetch copies from it, and no launch is between
+            // checking and using it (the launch lock).
+            let host_valid = coh.host.is_valid();
+            let r = coh.dev_mut(d);
+            let clean = !r.state.is_valid() || host_valid;
+            if guard.is_some() && r.pins == 0 && !fetching && clean {
+                let was_valid = r.state.is_valid();
+                dropped = r.buf.take().map(|b| (b, was_valid));
+                r.state = ReplicaState::Invalid;
+            }
+            if let Some((b, was_valid)) = &dropped {
+                res.forget(c.id.0);
+                res.evicted.fetch_add(1, Ordering::Relaxed);
+                if *was_valid {
+                    res.written_back.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(rec) = &self.trace {
+                    rec.eviction(c.id.0, d, b.capacity, *was_valid);
                 }
             }
         }
-        if let Some(b) = dropped {
-            let capacity = b.capacity;
+        if let Some((b, _)) = dropped {
             dev.release(b);
-            let res = &self.residency[d];
-            res.forget(c.id.0);
-            res.evicted.fetch_add(1, Ordering::Relaxed);
-            res.written_back.fetch_add(1, Ordering::Relaxed);
-            if let Some(rec) = &self.trace {
-                rec.eviction(c.id.0, d, capacity, true);
-            }
         }
-        self.retry_parked(d);
+        if ok {
+            self.retry_parked(d);
+        } else {
+            // A refused copy may call back on the thread that holds the launch lock (the
+            // device is shut down or lost): retry from elsewhere.
+            let sh = self.clone();
+            let _ = std::thread::Builder::new()
+                .name("tessera-retry".into())
+                .spawn(move || sh.retry_parked(d));
+        }
     }
 
     /// Launches on `d` that waited for room go again.

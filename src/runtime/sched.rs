@@ -131,10 +131,6 @@ impl Shared {
     /// Creates a task, derives its dependencies and sets it going.
     #[track_caller]
     pub(crate) fn submit(self: &Arc<Self>, spec: TaskSpec<'_>) -> TaskRef {
-        if !spec.hold {
-            // Anything else may wait for held tasks (a host read inside a region): let them go.
-            self.release_held();
-        }
         let id = TaskId(self.next_task.fetch_add(1, Ordering::Relaxed));
         let shapes: SmallVec<[_; 4]> = spec.accesses.iter().map(|a| a.chunk.shape()).collect();
         let modes: SmallVec<[Mode; 4]> = spec.accesses.iter().map(|a| a.mode).collect();
@@ -266,14 +262,23 @@ impl Shared {
                 add_edge(&p, &task);
             }
         }
+        // A held task joins the list before its chunks' frontiers are unlocked: a task linked
+        // behind it afterwards is sure to find it there when it releases the list.
+        if spec.hold && reject.is_none() {
+            self.held.lock().push(task.clone());
+        }
         drop(guards);
+        if !spec.hold {
+            // Anything else may wait for held tasks (a host read inside a region): let them go.
+            self.release_held();
+        }
 
         match reject {
             Some(f) => {
                 let err = self.task_error(&task, f, None);
                 self.fail(&task, err);
             }
-            None if spec.hold => self.held.lock().push(task.clone()),
+            None if spec.hold => {} // in `held`, released by `release_held`
             None => {
                 task.state.lock().phase = Phase::Waiting;
                 self.evaluate(&task);
@@ -770,7 +775,8 @@ impl Shared {
     ) {
         // Chunk handles are never held across `finish` or a hand-over: the task may complete and
         // its user drop the chunks at once, expecting their memory back.
-        if let Some(cause) = t.state.lock().poisoned {
+        let poisoned = t.state.lock().poisoned;
+        if let Some(cause) = poisoned {
             drop(args);
             self.fail(t, self.cancelled(t, cause));
             return;
@@ -793,7 +799,11 @@ impl Shared {
                         coh.version += 1;
                         for (d, r) in coh.dev.iter_mut().enumerate() {
                             r.state = ReplicaState::Invalid;
-                            if let Some(b) = r.buf.take() {
+                            // A pinned buffer (an eviction's write-back still copies from it)
+                            // stays attached, invalid, until the copy is done.
+                            if r.pins == 0
+                                && let Some(b) = r.buf.take()
+                            {
                                 self.devices[d].release(b);
                             }
                         }
@@ -935,7 +945,9 @@ impl Shared {
                 for (e, r) in coh.dev.iter_mut().enumerate() {
                     if e != d {
                         r.state = ReplicaState::Invalid;
-                        if let Some(b) = r.buf.take() {
+                        if r.pins == 0
+                            && let Some(b) = r.buf.take()
+                        {
                             self.devices[e].release(b);
                         }
                     }
@@ -1135,6 +1147,7 @@ impl Shared {
         }
         if exploring {
             self.perf[p].done_pending(t.model_key);
+            t.state.lock().plan.exploring = false;
         }
         if let Some(r) = &self.trace {
             r.task(TaskSpan {
@@ -1184,7 +1197,18 @@ impl Shared {
             )
         };
         if let Some(p) = placed.filter(|&p| p < HOST) {
-            for (i, ns) in std::mem::take(&mut t.state.lock().plan.charges) {
+            let (charges, exploring) = {
+                let mut s = t.state.lock();
+                (
+                    std::mem::take(&mut s.plan.charges),
+                    std::mem::take(&mut s.plan.exploring),
+                )
+            };
+            if exploring {
+                // Placed to calibrate, but never measured (cancelled, failed, not timed).
+                self.perf[p].done_pending(t.model_key);
+            }
+            for (i, ns) in charges {
                 let _ = self.backlog[i].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
                     Some(v.saturating_sub(ns))
                 });
