@@ -92,8 +92,6 @@ pub(crate) struct Coherence {
     /// Incremented by every write commit: an eviction's write-back only counts if no write
     /// was committed while it was in flight.
     pub(crate) version: u64,
-    /// A device replica is being written back to make room (module `runtime::residency`).
-    pub(crate) writing_back: bool,
 }
 
 impl Coherence {
@@ -181,7 +179,6 @@ pub(crate) fn new_inner(rt: &Runtime, shape: Shape, host: Option<HostBytes>) -> 
             dev: SmallVec::new(),
             fetching: None,
             version: 0,
-            writing_back: false,
         }),
     })
 }

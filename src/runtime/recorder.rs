@@ -67,6 +67,19 @@ impl Recorder {
         });
     }
 
+    /// A copy of `c` from device `d` to the host, asked for at `asked`, has landed now.
+    pub(crate) fn readback(&self, c: &crate::data::chunk::ChunkInner, d: usize, asked: Instant) {
+        let (start, end) = (self.secs(asked), self.now());
+        self.transfer(
+            c.id.0,
+            c.bytes() as u64,
+            Place::Device(d),
+            Place::Host,
+            start,
+            end,
+        );
+    }
+
     pub(crate) fn eviction(&self, chunk: u64, device: usize, bytes: u64, dirty: bool) {
         let time = self.now();
         self.trace.lock().evictions.push(Eviction {

@@ -26,7 +26,6 @@ use parking_lot::Mutex;
 use crate::data::chunk::{ChunkInner, ReplicaState};
 use crate::gpu::{BufRef, Readback};
 use crate::runtime::sched::Shared;
-use crate::trace::Place;
 
 /// One device's capacity bookkeeping.
 #[derive(Default)]
@@ -36,9 +35,6 @@ pub(crate) struct Residency {
     /// Replicas on the device: chunk id -> (chunk, tick of last use).
     lru: Mutex<HashMap<u64, (Weak<ChunkInner>, u64)>>,
     tick: AtomicU64,
-    /// Replicas dropped to make room, and of those, how many were written back first.
-    pub(crate) evicted: AtomicU64,
-    pub(crate) written_back: AtomicU64,
     /// Jobs launched on the device and eviction write-backs from it, not finished.
     pub(crate) inflight: AtomicU64,
     /// Launches waiting for room (retried when a job ends or a write-back lands).
@@ -80,24 +76,18 @@ impl Residency {
 impl Shared {
     /// Makes room on device `d` for `need` more bytes of replicas, evicting as described in
     /// the module docs. `force` evicts whatever can be evicted (after wgpu ran out of memory).
-    /// Must be called with `d`'s launch lock held. Returns the bytes it freed or will free.
-    pub(crate) fn make_room(
-        self: &Arc<Self>,
-        d: usize,
-        need: u64,
-        keep: &[u64],
-        force: bool,
-    ) -> u64 {
+    /// Must be called with `d`'s launch lock held.
+    pub(crate) fn make_room(self: &Arc<Self>, d: usize, need: u64, keep: &[u64], force: bool) {
         let res = &self.residency[d];
         let dev = &self.devices[d];
         let excess = if force {
             u64::MAX
         } else {
-            let Some(budget) = res.budget else { return 0 };
+            let Some(budget) = res.budget else { return };
             let used = dev.memory().resident_bytes;
             match (used + need).checked_sub(budget) {
                 Some(e) if e > 0 => e,
-                _ => return 0,
+                _ => return,
             }
         };
         let mut freed = 0u64;
@@ -113,11 +103,12 @@ impl Shared {
                 continue;
             }
             let clean = coh.host.is_valid() || coh.zero;
-            let (writing_back, version) = (coh.writing_back, coh.version);
+            let version = coh.version;
             let Some(r) = coh.dev.get_mut(d) else {
                 res.forget(c.id.0);
                 continue;
             };
+            // Pinned: queued or running jobs use it, or it is being written back already.
             if r.pins > 0 {
                 continue;
             }
@@ -138,7 +129,6 @@ impl Shared {
                     dev.release(b);
                 }
                 res.forget(c.id.0);
-                res.evicted.fetch_add(1, Ordering::Relaxed);
                 if let Some(rec) = &self.trace {
                     rec.eviction(c.id.0, d, capacity, false);
                 }
@@ -148,12 +138,9 @@ impl Shared {
             // Dirty: the device holds the only current value. Copy it to the host (into a
             // buffer of its own: a host writer may commit meanwhile), and drop the replica
             // once the copy has landed, if no write was committed in between.
-            if writing_back {
-                continue;
-            }
-            // Pinned while the copy reads it: a writer elsewhere leaves the buffer attached.
+            // Pinned while the copy reads it: a writer elsewhere leaves the buffer attached,
+            // and later passes skip it.
             r.pins += 1;
-            coh.writing_back = true;
             drop(coh);
             freed += capacity;
             let temp = Arc::new(parking_lot::RwLock::new(crate::host::HostBytes::default()));
@@ -176,7 +163,6 @@ impl Shared {
         if force {
             dev.core.pool.trim();
         }
-        freed
     }
 
     /// An eviction's copy of `c` from `d` has landed in `landed` (or failed). If no write
@@ -199,7 +185,6 @@ impl Shared {
         {
             let guard = dev.launch_lock.try_lock();
             let mut coh = c.coh.lock();
-            coh.writing_back = false;
             if let Some(r) = coh.dev.get_mut(d) {
                 r.pins = r.pins.saturating_sub(1);
             }
@@ -213,14 +198,7 @@ impl Shared {
                 coh.host = ReplicaState::Shared;
                 coh.dev_mut(d).state = ReplicaState::Shared;
                 if let Some(rec) = &self.trace {
-                    rec.transfer(
-                        c.id.0,
-                        c.bytes() as u64,
-                        Place::Device(d),
-                        Place::Host,
-                        rec.secs(asked),
-                        rec.now(),
-                    );
+                    rec.readback(c, d, asked);
                 }
             }
             // Drop the replica if it is clean now (or was invalidated by a writer elsewhere
@@ -236,10 +214,6 @@ impl Shared {
             }
             if let Some((b, was_valid)) = &dropped {
                 res.forget(c.id.0);
-                res.evicted.fetch_add(1, Ordering::Relaxed);
-                if *was_valid {
-                    res.written_back.fetch_add(1, Ordering::Relaxed);
-                }
                 if let Some(rec) = &self.trace {
                     rec.eviction(c.id.0, d, b.capacity, *was_valid);
                 }

@@ -716,16 +716,7 @@ impl Shared {
                             if let Some(rec) = &sh.trace
                                 && r.is_ok()
                             {
-                                let (id, bytes) = (chunk.id.0, chunk.bytes() as u64);
-                                let (start, end) = (rec.secs(asked), rec.now());
-                                rec.transfer(
-                                    id,
-                                    bytes,
-                                    Place::Device(src),
-                                    Place::Host,
-                                    start,
-                                    end,
-                                );
+                                rec.readback(&chunk, src, asked);
                             }
                             drop(sh);
                             fetch_landed(chunk, src, r)
@@ -993,7 +984,7 @@ impl Shared {
                         // Batches measured as a whole feed the model only on adapters without
                         // timestamps (where nothing better exists).
                         let trusted = tm.exact || !sh.devices[d].core.has_pass_timestamps();
-                        sh.measured(&t, d + 1, tm.start, tm.end, 1, r.is_ok() && trusted);
+                        sh.measured(&t, d + 1, (tm.start, tm.end), 1, r.is_ok(), trusted);
                         if let Some(rec) = &sh.trace {
                             // Uploads run ahead of the batch's dispatches; shown ending where
                             // the job starts, lasting what the link model predicts.
@@ -1114,7 +1105,7 @@ impl Shared {
                 });
             let end = Instant::now();
             drop(guards);
-            self.measured(t, 0, start, end, threads, r.is_ok());
+            self.measured(t, 0, (start, end), threads, r.is_ok(), true);
             r
         };
         drop(args);
@@ -1123,8 +1114,17 @@ impl Shared {
     }
 
     /// A task ran on processor `p` from `start` to `end` using `threads` threads: feeds the
-    /// performance model (when it succeeded) and the trace.
-    fn measured(&self, t: &Task, p: usize, start: Instant, end: Instant, threads: usize, ok: bool) {
+    /// performance model (when it succeeded and the timing is `trusted` to be its own) and
+    /// the trace.
+    fn measured(
+        &self,
+        t: &Task,
+        p: usize,
+        (start, end): (Instant, Instant),
+        threads: usize,
+        ok: bool,
+        trusted: bool,
+    ) {
         let secs = end.saturating_duration_since(start).as_secs_f64();
         let (run, calibrated, exploring, samples) = {
             let s = t.state.lock();
@@ -1135,7 +1135,7 @@ impl Shared {
                 s.plan.samples,
             )
         };
-        if ok && wants_sample(t.id, samples) {
+        if ok && trusted && wants_sample(t.id, samples) {
             // Normalised to one slot: a CPU task given every thread of an idle pool counts as
             // taking that many threads' time.
             self.perf[p].record(
