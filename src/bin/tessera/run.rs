@@ -132,11 +132,13 @@ fn run<T: Float>(rt: &Runtime, o: &Cholesky<'_>) -> tessera::Result<()> {
         secs,
         flops / secs / 1e9
     );
-    if !o.warmup
-        && in_scope
-            .iter()
-            .any(|p| p.processor != tessera::Processor::Cpu)
-    {
+    let gpu_ran = rt
+        .stats()
+        .processors
+        .iter()
+        .zip(&before)
+        .any(|(p, b)| p.processor != tessera::Processor::Cpu && p.tasks > *b);
+    if !o.warmup && gpu_ran {
         println!(
             "  (includes compiling the GPU kernels this run used, done once per process; \
              `tessera bench cholesky` times warm runs)"
