@@ -222,3 +222,121 @@ fn a_trace_records_every_task_edge_and_decision_and_exports() {
     assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A task placed on one device that waits for a predecessor running on another moves its
+/// inputs while that predecessor runs: the input the host holds is uploaded at once, and the
+/// other device's output is read back right behind the job that writes it. With prefetch off,
+/// both transfers start only after the predecessor has finished. The result is the same.
+#[test]
+fn a_waiting_task_prefetches_its_inputs_while_its_predecessor_runs_elsewhere() {
+    use rand::{RngExt, SeedableRng};
+    use tessera::kernels::dense::{self, Trans};
+    use tessera::{Chunk, Read, ReadWrite};
+
+    // Large enough that the first gemm takes lavapipe tens of milliseconds.
+    let n = 512;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut random = || -> Vec<f32> { (0..n * n).map(|_| rng.random_range(-1.0..=1.0)).collect() };
+    let (va, vb, vx) = (random(), random(), random());
+    for prefetch in [true, false] {
+        let dir = temp_dir(&format!("prefetch-{prefetch}"));
+        let b = Runtime::builder()
+            .ignore_env()
+            .devices(&format!("{} x 2", adapter()))
+            .cpu(false)
+            .perf_cache(Some(dir.clone()))
+            .trace(true)
+            .prefetch(prefetch);
+        let rt = match b.build() {
+            Ok(rt) if rt.gpu_count() == 2 => rt,
+            _ if !gpu_required() => {
+                eprintln!("skipping GPU test: two lavapipe devices needed");
+                return;
+            }
+            other => panic!("TESSERA_REQUIRE_GPU=1 but no two-device runtime: {other:?}"),
+        };
+        let a = Chunk::from_vec(&rt, n, n, va.clone());
+        let b = Chunk::from_vec(&rt, n, n, vb.clone());
+        let x = Chunk::from_vec(&rt, n, n, vx.clone());
+        let z = Chunk::<f32>::from_vec(&rt, n, n, vec![f32::NAN; n * n]);
+        let w = Chunk::<f32>::from_vec(&rt, n, n, vec![f32::NAN; n * n]);
+        let gemm = || dense::gemm::<f32>(Trans::No, Trans::No, 1.0, 0.0);
+        rt.datadeps(|r| {
+            r.task(gemm())
+                .scope(Scope::gpu(0))
+                .spawn((Read(&a), Read(&b), ReadWrite(&z)));
+            r.task(gemm())
+                .scope(Scope::gpu(1))
+                .spawn((Read(&x), Read(&z), ReadWrite(&w)));
+        })
+        .expect("both gemms run");
+
+        // w = x z, with z as computed: a stale or missing prefetch would not match.
+        let (zv, wv) = (z.to_vec().expect("z"), w.to_vec().expect("w"));
+        let mut worst = 0.0f64;
+        for j in 0..n {
+            for i in 0..n {
+                let (mut s, mut abs) = (0.0f64, 0.0f64);
+                for l in 0..n {
+                    let p = f64::from(vx[i + l * n]) * f64::from(zv[l + j * n]);
+                    s += p;
+                    abs += p.abs();
+                }
+                let bound = 2.0 * n as f64 * f64::from(f32::EPSILON) / 2.0 * abs;
+                let err = (f64::from(wv[i + j * n]) - s).abs();
+                assert!(
+                    err <= bound,
+                    "prefetch={prefetch}: w[{i},{j}] = {} vs {s}: error {err:.3e} > {bound:.3e}",
+                    wv[i + j * n]
+                );
+                worst = worst.max(err / bound.max(f64::MIN_POSITIVE));
+            }
+        }
+
+        let t = rt.trace().expect("tracing is on");
+        let first = t
+            .tasks
+            .iter()
+            .find(|s| s.processor == 1)
+            .expect("the first gemm ran on device 0");
+        let (x_id, z_id) = (x.id().get(), z.id().get());
+        let x_up = t
+            .transfers
+            .iter()
+            .find(|s| s.chunk == x_id && s.to == tessera::trace::Place::Device(1))
+            .expect("x was uploaded to device 1");
+        let z_back = t
+            .transfers
+            .iter()
+            .find(|s| s.chunk == z_id && s.from == tessera::trace::Place::Device(0))
+            .expect("z was read back from device 0");
+        if prefetch {
+            assert!(
+                x_up.start < first.end && z_back.start < first.end,
+                "with prefetch, both copies are asked for while the first gemm runs \
+                 (it ends at {:.4} s; x's upload starts at {:.4} s, z's readback at {:.4} s)",
+                first.end,
+                x_up.start,
+                z_back.start
+            );
+        } else {
+            assert!(
+                z_back.start >= first.end,
+                "without prefetch, z is read back only after its writer ended ({:.4} < {:.4})",
+                z_back.start,
+                first.end
+            );
+        }
+        eprintln!(
+            "prefetch={prefetch}: first gemm {:.1}-{:.1} ms, x up {:.1}-{:.1} ms, z back {:.1}-{:.1} ms, \
+             worst error/bound {worst:.2}",
+            first.start * 1e3,
+            first.end * 1e3,
+            x_up.start * 1e3,
+            x_up.end * 1e3,
+            z_back.start * 1e3,
+            z_back.end * 1e3
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

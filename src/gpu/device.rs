@@ -13,7 +13,7 @@ use crate::gpu::info::{self, AdapterInfo, DeviceLimits};
 use crate::gpu::pipeline::PipelineCache;
 use crate::gpu::pool::{BufferPool, Kind, MemoryStats, PooledBuffer};
 use crate::gpu::tune::{TuneConfig, Tuning};
-use crate::gpu::worker::{self, GpuJob, Inflight, Msg, Readback};
+use crate::gpu::worker::{self, GpuJob, Inflight, Msg, Prefetch, Readback};
 
 /// Idle buffers kept per device before the oldest are freed.
 const MAX_IDLE_BYTES: u64 = 512 << 20;
@@ -34,6 +34,8 @@ pub(crate) struct DeviceCore {
     /// Told the bytes and seconds of every batch that only copied data to the host (the
     /// runtime refines its device-to-host link model from them).
     pub(crate) on_download: std::sync::OnceLock<Box<dyn Fn(u64, f64) + Send + Sync>>,
+    /// The same for batches that only copied data to the device (prefetches).
+    pub(crate) on_upload: std::sync::OnceLock<Box<dyn Fn(u64, f64) + Send + Sync>>,
     /// Batches that asked for a timing sample (one in eight gets timestamps).
     pub(crate) batches: std::sync::atomic::AtomicU64,
 }
@@ -68,6 +70,7 @@ impl DeviceCore {
             lost,
             is_lost,
             on_download: std::sync::OnceLock::new(),
+            on_upload: std::sync::OnceLock::new(),
             batches: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -171,6 +174,19 @@ impl GpuDevice {
             Msg::Job(job) => job,
             _ => unreachable!("sent a job"),
         })
+    }
+
+    /// Queues copies of host bytes into replicas, ahead of the tasks that will read them.
+    pub(crate) fn prefetch(&self, p: Prefetch) {
+        if let Err(e) = self.tx.send(Msg::Prefetch(p)) {
+            let Msg::Prefetch(p) = e.0 else {
+                unreachable!()
+            };
+            p.done.call(Err(Error::Shutdown(format!(
+                "{} is shut down",
+                self.core.label
+            ))));
+        }
     }
 
     /// Queues a copy of a replica to host memory.

@@ -23,7 +23,9 @@ pub(crate) use tune::{TuneConfig, slug as cache_slug, write_json as write_cache_
 pub(crate) use device::{DeviceCore, GpuDevice, discover, open};
 pub(crate) use link::Fit as LinkFit;
 pub(crate) use pool::{Kind as PoolKind, PooledBuffer, size_class};
-pub(crate) use worker::{BufRef, GpuJob, JobDone, Measure, Readback, ReadbackDone, Upload};
+pub(crate) use worker::{
+    BufRef, GpuJob, JobDone, Measure, Prefetch, Readback, ReadbackDone, Upload,
+};
 
 use crate::error::Result;
 use crate::runtime::{Runtime, RuntimeBuilder};

@@ -179,9 +179,17 @@ pub(crate) struct Readback {
     pub(crate) done: ReadbackDone,
 }
 
+/// Host-to-device copies on their own, ahead of the tasks that will read them (prefetch).
+/// `done` is told when the batch that carries them has completed.
+pub(crate) struct Prefetch {
+    pub(crate) uploads: SmallVec<[Upload; 1]>,
+    pub(crate) done: ReadbackDone,
+}
+
 pub(crate) enum Msg {
     Job(Box<GpuJob>),
     Readback(Readback),
+    Prefetch(Prefetch),
     Shutdown,
 }
 
@@ -264,6 +272,9 @@ pub(crate) struct Batch {
     /// Resolved timestamps (a mappable copy) and how many, when the device has them.
     timestamps: Option<(wgpu::Buffer, u32)>,
     readbacks: Vec<ReadbackRecord>,
+    /// Completions of the prefetches it carried, and their bytes.
+    prefetches: Vec<ReadbackDone>,
+    prefetched: u64,
     status: Option<(PooledBuffer, PooledBuffer, usize)>,
     uniform: Option<PooledBuffer>,
     pending: Arc<AtomicUsize>,
@@ -298,21 +309,23 @@ pub(crate) fn worker_loop(
         }
         let mut jobs = Vec::new();
         let mut readbacks = Vec::new();
+        let mut prefetches = Vec::new();
         for m in msgs {
             match m {
                 Msg::Job(j) => jobs.push(*j),
                 Msg::Readback(r) => readbacks.push(r),
+                Msg::Prefetch(p) => prefetches.push(p),
                 Msg::Shutdown => shutting_down = true,
             }
         }
-        if jobs.is_empty() && readbacks.is_empty() {
+        if jobs.is_empty() && readbacks.is_empty() && prefetches.is_empty() {
             continue;
         }
         if let Some(reason) = core.lost_reason() {
-            fail_all(&core, jobs, readbacks, &reason);
+            fail_all(&core, jobs, readbacks, prefetches, &reason);
             continue;
         }
-        let batch = record(&core, &mut belt, jobs, readbacks, &events);
+        let batch = record(&core, &mut belt, jobs, readbacks, prefetches, &events);
         inflight.add();
         let _ = events.send(Event::Submitted(Box::new(batch)));
     }
@@ -326,8 +339,17 @@ fn lost_error(core: &DeviceCore, reason: &str) -> Error {
     })
 }
 
-fn fail_all(core: &DeviceCore, jobs: Vec<GpuJob>, readbacks: Vec<Readback>, reason: &str) {
+fn fail_all(
+    core: &DeviceCore,
+    jobs: Vec<GpuJob>,
+    readbacks: Vec<Readback>,
+    prefetches: Vec<Prefetch>,
+    reason: &str,
+) {
     let e = lost_error(core, reason);
+    for p in prefetches {
+        p.done.call(Err(e.clone()));
+    }
     for j in jobs {
         j.done
             .call((Err(TaskFailure::Runtime(Box::new(e.clone()))), None));
@@ -337,11 +359,35 @@ fn fail_all(core: &DeviceCore, jobs: Vec<GpuJob>, readbacks: Vec<Readback>, reas
     }
 }
 
+/// Records the copy of `up`'s host bytes into its buffer (padded to 4 bytes with zeros);
+/// returns the bytes copied.
+fn write_upload(
+    belt: &mut wgpu::util::StagingBelt,
+    encoder: &mut wgpu::CommandEncoder,
+    up: &Upload,
+) -> u64 {
+    let src = up.src.read();
+    let n = src.len() as u64;
+    if n == 0 {
+        return 0;
+    }
+    let padded = n.next_multiple_of(4);
+    let size = wgpu::BufferSize::new(padded).unwrap_or_else(|| unreachable!("n > 0"));
+    let mut view = belt.write_buffer(encoder, &up.dst.buffer, 0, size);
+    view.slice(..n as usize).copy_from_slice(src.bytes());
+    if padded > n {
+        view.slice(n as usize..)
+            .copy_from_slice(&[0u8; 3][..(padded - n) as usize]);
+    }
+    n
+}
+
 fn record(
     core: &Arc<DeviceCore>,
     belt: &mut wgpu::util::StagingBelt,
     jobs: Vec<GpuJob>,
     readbacks: Vec<Readback>,
+    prefetches: Vec<Prefetch>,
     events: &Sender<Event>,
 ) -> Batch {
     let device = &core.device;
@@ -356,6 +402,16 @@ fn record(
     let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
         label: Some("tessera batch"),
     });
+
+    // Prefetched inputs first (every copy precedes the batch's dispatches anyway).
+    let mut prefetched = 0u64;
+    let mut prefetch_done = Vec::with_capacity(prefetches.len());
+    for p in prefetches {
+        for up in &p.uploads {
+            prefetched += write_upload(belt, &mut encoder, up);
+        }
+        prefetch_done.push(p.done);
+    }
 
     // Pass 1: pipelines, uniform and status layout, uploads and clears.
     let want = jobs.iter().map(|j| j.measure).max().unwrap_or(Measure::No);
@@ -429,19 +485,7 @@ fn record(
             off
         });
         for up in &job.uploads {
-            let src = up.src.read();
-            let n = src.len() as u64;
-            if n == 0 {
-                continue;
-            }
-            let padded = n.next_multiple_of(4);
-            let size = wgpu::BufferSize::new(padded).unwrap_or_else(|| unreachable!("n > 0"));
-            let mut view = belt.write_buffer(&mut encoder, &up.dst.buffer, 0, size);
-            view.slice(..n as usize).copy_from_slice(src.bytes());
-            if padded > n {
-                view.slice(n as usize..)
-                    .copy_from_slice(&[0u8; 3][..(padded - n) as usize]);
-            }
+            write_upload(belt, &mut encoder, up);
         }
         for c in &job.clears {
             encoder.clear_buffer(&c.buffer, 0, Some(c.binding_size()));
@@ -731,6 +775,8 @@ fn record(
         submitted,
         timestamps,
         readbacks: rb_records,
+        prefetches: prefetch_done,
+        prefetched,
         status,
         uniform,
         pending,
@@ -825,6 +871,9 @@ fn fail_batch(core: &DeviceCore, b: Batch, reason: &str) {
     for r in b.readbacks {
         r.done.call(Err(e.clone()));
     }
+    for p in b.prefetches {
+        p.call(Err(e.clone()));
+    }
 }
 
 /// Finishes a completed batch; returns when it was seen complete.
@@ -917,6 +966,15 @@ fn finish_batch(core: &DeviceCore, b: Batch, last_done: Instant, done: Instant) 
             f(bytes, secs);
         }
     }
+    if b.jobs.is_empty() && b.readbacks.is_empty() && b.batch_error.is_none() {
+        // Only prefetched uploads: its wall time measures the host-to-device link.
+        let secs = done
+            .saturating_duration_since(b.submitted.max(last_done))
+            .as_secs_f64();
+        if let Some(f) = core.on_upload.get() {
+            f(b.prefetched, secs);
+        }
+    }
     let map_error = b.map_error.lock().take().map(|m| {
         Error::Gpu(GpuError::Map {
             device: core.label.clone(),
@@ -930,6 +988,9 @@ fn finish_batch(core: &DeviceCore, b: Batch, last_done: Instant, done: Instant) 
         .or_else(|| core.lost_reason().map(|r| lost_error(core, &r)));
     // Results cannot be read back (the work itself ran).
     let unreadable = not_run.clone().or(map_error);
+    for p in b.prefetches {
+        p.call(not_run.clone().map_or(Ok(()), Err));
+    }
 
     let words: Option<Result<Vec<u32>, Error>> = b.status.as_ref().map(|(_, staging, n)| {
         let w = match &unreadable {

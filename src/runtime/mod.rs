@@ -617,6 +617,7 @@ pub struct RuntimeBuilder {
     device_memory: Option<Option<u64>>,
     recording: bool,
     trace: Option<bool>,
+    prefetch: Option<bool>,
     pub(crate) embedded: Vec<gpu::Embedded>,
     spec_error: Option<Error>,
 }
@@ -724,6 +725,15 @@ impl RuntimeBuilder {
     /// Records a trace of the run ([`Runtime::trace`]). Default: on when `TESSERA_TRACE=1`.
     pub fn trace(mut self, yes: bool) -> Self {
         self.trace = Some(yes);
+        self
+    }
+
+    /// Whether a task placed on a device starts copying its inputs there while its
+    /// predecessors still run (an input another device holds is read back as soon as its
+    /// writer's work is queued there). Default: on, unless `TESSERA_PREFETCH=0`. Prefetches
+    /// never evict: with a device budget full they wait for the task's own launch.
+    pub fn prefetch(mut self, yes: bool) -> Self {
+        self.prefetch = Some(yes);
         self
     }
 
@@ -898,6 +908,10 @@ impl RuntimeBuilder {
             let _ = d.core.on_download.set(Box::new(move |bytes, secs| {
                 hook.download.lock().observe(bytes, secs)
             }));
+            let hook = p.clone();
+            let _ = d.core.on_upload.set(Box::new(move |bytes, secs| {
+                hook.upload.lock().observe(bytes, secs)
+            }));
             perf.push(p);
         }
         let placement = self.placement.unwrap_or_else(|| Box::new(EarliestFinish));
@@ -943,6 +957,13 @@ impl RuntimeBuilder {
         if tracing_on {
             shared.trace = Some(crate::runtime::recorder::Recorder::new(lanes));
         }
+        shared.prefetch = self.prefetch.unwrap_or_else(|| {
+            self.ignore_env
+                || !matches!(
+                    std::env::var("TESSERA_PREFETCH").as_deref().map(str::trim),
+                    Ok("0" | "off" | "false" | "no")
+                )
+        });
         let stall = stall::interval_from_env();
         if stall.is_some() {
             shared.live = Some(stall::LiveTasks::default());

@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) perf: Vec<Arc<ProcPerf>>,
     /// Records the run when tracing is on.
     pub(crate) trace: Option<Recorder>,
+    /// Whether placed tasks prefetch their inputs ([`RuntimeBuilder::prefetch`](crate::RuntimeBuilder::prefetch)).
+    pub(crate) prefetch: bool,
     /// When set, tasks are recorded into a graph and finish at once without running
     /// ([`crate::sim::record`]).
     pub(crate) recording: Option<Mutex<Recording>>,
@@ -100,6 +102,7 @@ impl Shared {
             placement,
             perf,
             trace: None,
+            prefetch: true,
             residency: Vec::new(),
             recording: None,
             held: Mutex::new(Vec::new()),
@@ -207,6 +210,7 @@ impl Shared {
                 fetch_error: None,
                 doomed: None,
                 plan: Plan::default(),
+                prefetched: false,
             }),
         });
         if let Some(r) = &task.region {
@@ -510,6 +514,11 @@ impl Shared {
                         s.unfinished == 0
                     };
                     if !ready {
+                        let first = !std::mem::replace(&mut s.prefetched, true);
+                        drop(s);
+                        if first && self.prefetch {
+                            self.prefetch(t, p);
+                        }
                         return;
                     }
                     s.phase = Phase::Staging;
@@ -564,6 +573,8 @@ impl Shared {
                     processor: Processor::from_index(i),
                     bytes_in,
                     transfer,
+                    // No link queues are modelled here: the copies' own time.
+                    link_time: transfer,
                     backlog,
                     slots: if perf.shares_host_cores {
                         1
@@ -681,7 +692,7 @@ impl Shared {
             if !mode.reads() {
                 continue;
             }
-            let mut coh = c.coh.lock();
+            let coh = c.coh.lock();
             if coh.zero || coh.host.is_valid() || space.is_some_and(|d| coh.dev_state(d).is_valid())
             {
                 continue;
@@ -697,39 +708,183 @@ impl Shared {
                 let (sh, t) = (self.clone(), t.clone());
                 Box::new(move |r| sh.fetched(&t, r))
             };
-            match &mut coh.fetching {
-                Some(w) => w.push(waiter),
-                None => {
-                    coh.fetching = Some(vec![waiter]);
-                    let buf = coh.dev[src]
-                        .buf
-                        .as_ref()
-                        .unwrap_or_else(|| unreachable!("valid replica without buffer"));
-                    let src_ref = BufRef::of(buf, c.bytes() as u64);
-                    let chunk = c.clone();
-                    drop(coh);
-                    let (sh, asked) = (self.clone(), Instant::now());
-                    self.devices[src].readback(Readback {
-                        src: src_ref,
-                        dst: c.host.clone(),
-                        done: crate::gpu::ReadbackDone::readback(move |r| {
-                            if let Some(rec) = &sh.trace
-                                && r.is_ok()
-                            {
-                                rec.readback(&chunk, src, asked);
-                            }
-                            drop(sh);
-                            fetch_landed(chunk, src, r)
-                        }),
-                    });
-                }
-            }
+            self.fetch_to_host(c, coh, src, waiter);
         }
         if fetching > 0 {
             self.fetched(t, Ok(())); // releases the guard
             return;
         }
         self.launch(t, p, space, args);
+    }
+
+    /// Calls `waiter` when `c`'s value, valid on device `src` only, has been copied to the
+    /// host: joins the copy in flight, or starts one (queued on `src` behind the work that
+    /// writes the value).
+    fn fetch_to_host(
+        self: &Arc<Self>,
+        c: &Arc<ChunkInner>,
+        mut coh: parking_lot::MutexGuard<'_, crate::data::chunk::Coherence>,
+        src: usize,
+        waiter: crate::data::chunk::FetchWaiter,
+    ) {
+        if let Some(w) = &mut coh.fetching {
+            w.push(waiter);
+            return;
+        }
+        coh.fetching = Some(vec![waiter]);
+        let buf = coh.dev[src]
+            .buf
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("valid replica without buffer"));
+        let src_ref = BufRef::of(buf, c.bytes() as u64);
+        let chunk = c.clone();
+        drop(coh);
+        let (sh, asked) = (self.clone(), Instant::now());
+        self.devices[src].readback(Readback {
+            src: src_ref,
+            dst: c.host.clone(),
+            done: crate::gpu::ReadbackDone::readback(move |r| {
+                if let Some(rec) = &sh.trace
+                    && r.is_ok()
+                {
+                    rec.readback(&chunk, src, asked);
+                }
+                drop(sh);
+                fetch_landed(chunk, src, r)
+            }),
+        });
+    }
+
+    /// Starts moving the inputs of `t`, placed on processor `p` and waiting for predecessors
+    /// that are all committed (queued on a device) or finished, towards `p`:
+    /// - a value valid only on another device is read back now, queued there behind the job
+    ///   that writes it; when it lands it goes on to `p`'s device;
+    /// - a value valid on the host is copied to `p`'s device now, ahead of the task.
+    ///
+    /// Every claim is re-checked when the copy is set up (the chunk's version must not have
+    /// moved), so a late copy can only be wasted, never wrong. The task's own staging and
+    /// launch then find the inputs in place (or join the copies in flight).
+    fn prefetch(self: &Arc<Self>, t: &TaskRef, p: usize) {
+        let space = (p > 0 && p < HOST).then(|| p - 1);
+        let args = t.args.lock().clone();
+        for (c, mode) in &args {
+            if !mode.reads() {
+                continue;
+            }
+            let coh = c.coh.lock();
+            if coh.zero || space.is_some_and(|d| coh.dev_state(d).is_valid()) {
+                continue;
+            }
+            let version = coh.version;
+            if coh.host.is_valid() {
+                drop(coh);
+                if let Some(d) = space {
+                    self.upload_ahead(c, d, version);
+                }
+                continue;
+            }
+            let Some(src) = coh.valid_device() else {
+                continue;
+            };
+            let waiter: crate::data::chunk::FetchWaiter = match space {
+                Some(d) => {
+                    let (sh, weak) = (self.clone(), Arc::downgrade(c));
+                    Box::new(move |r| {
+                        if let (Ok(()), Some(c)) = (r, weak.upgrade()) {
+                            sh.upload_ahead(&c, d, version);
+                        }
+                    })
+                }
+                None => Box::new(|_| {}),
+            };
+            self.fetch_to_host(c, coh, src, waiter);
+        }
+    }
+
+    /// Copies `c`'s host value (of `version`) to device `d` ahead of a task that will read it
+    /// there, if it is still current, not there yet, and fits the device's budget without
+    /// evicting anything.
+    fn upload_ahead(self: &Arc<Self>, c: &Arc<ChunkInner>, d: usize, version: u64) {
+        let dev = &self.devices[d];
+        if dev.core.is_lost() {
+            return;
+        }
+        let bytes = c.bytes() as u64;
+        let current = |coh: &crate::data::chunk::Coherence| {
+            coh.version == version
+                && !coh.zero
+                && coh.host.is_valid()
+                && !coh.dev_state(d).is_valid()
+        };
+        let _guard = dev.launch_lock.lock();
+        let has_buf = {
+            let coh = c.coh.lock();
+            if !current(&coh) {
+                return;
+            }
+            coh.dev.get(d).is_some_and(|r| r.buf.is_some())
+        };
+        if !has_buf {
+            let need = crate::gpu::size_class(bytes);
+            if let Some(budget) = self.residency[d].budget
+                && dev.memory().resident_bytes + need > budget
+            {
+                return; // the task's launch makes room when it must
+            }
+            let Ok(b) = dev.alloc_replica(bytes) else {
+                return;
+            };
+            let mut coh = c.coh.lock();
+            if coh.dev_mut(d).buf.is_none() {
+                coh.dev_mut(d).buf = Some(b);
+            } else {
+                dev.release(b);
+            }
+        }
+        let buf = {
+            let mut coh = c.coh.lock();
+            if !current(&coh) {
+                return;
+            }
+            let r = coh.dev_mut(d);
+            r.pins += 1;
+            r.state = ReplicaState::Shared;
+            let buf = BufRef::of(
+                r.buf
+                    .as_ref()
+                    .unwrap_or_else(|| unreachable!("allocated above")),
+                bytes,
+            );
+            if coh.host == ReplicaState::Modified {
+                coh.host = ReplicaState::Shared;
+            }
+            buf
+        };
+        self.residency[d].touch(c);
+        self.residency[d].inflight.fetch_add(1, Ordering::AcqRel);
+        let (sh, weak, asked) = (self.clone(), Arc::downgrade(c), Instant::now());
+        let id = c.id.0;
+        dev.prefetch(crate::gpu::Prefetch {
+            uploads: smallvec::smallvec![Upload {
+                src: c.host.clone(),
+                dst: buf,
+            }],
+            done: crate::gpu::ReadbackDone::readback(move |r| {
+                if let Some(c) = weak.upgrade()
+                    && let Some(rep) = c.coh.lock().dev.get_mut(d)
+                {
+                    rep.pins = rep.pins.saturating_sub(1);
+                }
+                if let Some(rec) = &sh.trace
+                    && r.is_ok()
+                {
+                    let (start, end) = (rec.secs(asked), rec.now());
+                    rec.transfer(id, bytes, Place::Host, Place::Device(d), start, end);
+                }
+                sh.residency[d].inflight.fetch_sub(1, Ordering::AcqRel);
+                sh.retry_parked(d);
+            }),
+        });
     }
 
     /// One readback for `t` has landed (or failed). When the last one is in, staging resumes

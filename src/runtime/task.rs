@@ -213,6 +213,8 @@ pub(crate) struct TaskState {
     pub(crate) doomed: Option<Error>,
     /// What placement predicted and charged.
     pub(crate) plan: Plan,
+    /// Whether its inputs' prefetch has been started (once, when it is placed and must wait).
+    pub(crate) prefetched: bool,
 }
 
 /// What placement predicted for a task and charged to processors' backlogs.

@@ -509,9 +509,9 @@ impl Sim<'_> {
         }
     }
 
-    /// Predicted seconds until every input of task `t` could be valid in space `p`, and the
-    /// bytes that would have to move there.
-    pub(super) fn input_eta(&self, t: u32, p: usize) -> (f64, u64) {
+    /// Predicted seconds until every input of task `t` could be valid in space `p`, the bytes
+    /// that would have to move there, and the seconds of link time those new copies take.
+    pub(super) fn input_eta(&self, t: u32, p: usize) -> (f64, u64, f64) {
         let u = self.urgency[t as usize];
         // Seconds of this task's own transfers already counted on each link.
         let mut extra: Vec<(usize, f64)> = Vec::new();
@@ -531,7 +531,7 @@ impl Sim<'_> {
             };
             worst = worst.max(eta);
         }
-        (worst, bytes_in)
+        (worst, bytes_in, extra.iter().map(|e| e.1).sum())
     }
 
     /// Seconds until link `l` would start a transfer of the given urgency.

@@ -16,11 +16,11 @@
 //!   [`Candidate`] the runtime builds. Processors and links serve their queues by urgency;
 //!   coherence is MSI per chunk with transfers through the host; device memory is bounded with
 //!   LRU eviction.
-//! - [`DataAware`]: earliest finish plus a charge per byte moved (StarPU's `dmda`), and
-//!   [`SimOptions::lookahead`], which places a task only when its processor is about to need
-//!   it. Together they keep tiles where they are: on a tiled Cholesky with 4 GPUs they move a
-//!   quarter of the bytes [`EarliestFinish`] moves for the same makespan (see the
-//!   `cholesky_65536` experiment in this module's tests).
+//! - [`DataAware`]: earliest finish plus a charge per byte moved over the mean link bandwidth,
+//!   and [`SimOptions::lookahead`], which places a task only when its processor is about to
+//!   need it. An experiment that led to [`EarliestFinish`]'s own charge on link time, which
+//!   now does better on the tiled Cholesky (see the `cholesky_65536` experiment in this
+//!   module's tests and BENCHMARKS.md).
 //! - [`SimReport`]: makespan, busy time and traffic per processor and link, evictions, lower
 //!   bounds (critical path; fractional work) and the efficiency against them, a
 //!   [`Trace`](crate::trace::Trace) on request.
