@@ -24,6 +24,10 @@ pub struct Candidate {
     /// Seconds those copies occupy links (no waiting): what moving the data there costs
     /// every other task that needs the same links.
     pub link_time: f64,
+    /// The part of `link_time` spent on inputs the task also writes (`ReadWrite`). After the
+    /// task, the copy there is the only valid one: a tile updated in place by a chain of
+    /// tasks that moves once tends to move again.
+    pub link_time_written: f64,
     /// Predicted seconds of work already placed on the processor and not finished.
     pub backlog: f64,
     /// Tasks the processor runs at once.
@@ -45,9 +49,10 @@ impl Candidate {
     }
 
     /// What [`EarliestFinish`] minimises: the finish time plus
-    /// [`EarliestFinish::MOVE_WEIGHT`] times the link time the task's copies take.
+    /// [`EarliestFinish::MOVE_WEIGHT`] times the link time the task's copies take, the copies
+    /// of inputs it also writes counted twice.
     pub fn score(&self) -> f64 {
-        self.finish() + EarliestFinish::MOVE_WEIGHT * self.link_time
+        self.finish() + EarliestFinish::MOVE_WEIGHT * (self.link_time + self.link_time_written)
     }
 }
 
@@ -86,12 +91,13 @@ pub const CALIBRATED: u64 = crate::runtime::perf::CALIBRATED;
 /// move, then to the first in processor order.
 ///
 /// The charge is there because a finish time only sees the task itself: a copy also holds a
-/// link that the device's next tasks need, and a tile pulled to another device tends to be
-/// pulled back. Without it, on machines whose links are slow next to their GPUs, placement
-/// spreads tiles over every device and the run becomes link-bound: the simulated tiled
-/// Cholesky of order 65536 on 4 GPUs of 50 TFLOP/s with 25 GB/s links moved 279 GB and ran
-/// 1.70x faster than on one GPU; with the charge it moves 213 GB and runs 2.16x faster, and
-/// on 10 TFLOP/s GPUs it moves 167 GB instead of 458 GB at the same speed (BENCHMARKS.md).
+/// link that the device's next tasks need, and a tile the task writes is afterwards valid only
+/// where it ran, so moving it commits the chain of updates to that tile to follow it (or to
+/// pay for moving it back); those copies count twice. Without the charge, on machines whose
+/// links are slow next to their GPUs, placement spreads tiles over every device and the run
+/// becomes link-bound: the simulated tiled Cholesky of order 65536 on 4 GPUs of 50 TFLOP/s
+/// with 25 GB/s links moved 279 GB and ran 1.70x faster than on one GPU; with the charge it
+/// moves 86 GB and runs 3.68x faster (BENCHMARKS.md).
 ///
 /// While a candidate has fewer than [`CALIBRATED`] samples for the task's kernel and shapes,
 /// and its predicted finish is within [`EarliestFinish::EXPLORE`] times the best one, the task
@@ -107,8 +113,8 @@ impl EarliestFinish {
     pub const EXPLORE: f64 = 10.0;
 
     /// Seconds of score per second of link time a placement's copies take (StarPU's `dmda`
-    /// weighs transfers the same way). Chosen on the simulated Cholesky above: 1 and 2 change
-    /// little, 4 and 8 keep tiles in place, 8 best on both machines.
+    /// weighs transfers in the same spirit). Chosen on the simulated Cholesky above: 4 to 16
+    /// all meet its targets, 8 is best on both the 10 and the 50 TFLOP/s machine.
     pub const MOVE_WEIGHT: f64 = 8.0;
 
     /// The candidate with the best [`score`](Candidate::score), ignoring calibration.
@@ -231,6 +237,7 @@ mod tests {
             bytes_in,
             transfer: bytes_in as f64 / 1e9,
             link_time: bytes_in as f64 / 1e9,
+            link_time_written: 0.0,
             backlog,
             slots: 1,
             run,
@@ -270,6 +277,25 @@ mod tests {
         // Exact tie: the first.
         let c = [cand(Processor::Cpu, 0, 0.0, 0.01), cand(gpu, 0, 0.0, 0.01)];
         assert_eq!(EarliestFinish.place(&query(&c)), 0);
+    }
+
+    #[test]
+    fn moving_data_is_charged_and_moving_a_written_tile_twice() {
+        let gpu = |d| Processor::Gpu(DeviceId(d));
+        // Device 0 holds everything but has 1 ms of work queued; device 1 is idle and would
+        // need 0.2 ms of copies. Plain earliest finish moves the task (0.3 ms against 1.1 ms);
+        // with the charge (8 x 0.2 ms) it stays.
+        let mut far = cand(gpu(1), 200_000, 0.0, 0.1e-3);
+        let near = cand(gpu(0), 0, 1e-3, 0.1e-3);
+        assert!(far.finish() < near.finish());
+        assert_eq!(EarliestFinish.place(&query(&[near, far])), 0);
+        // With 3 ms queued, it is worth moving a tile it only reads (0.3 + 1.6 < 3.1 ms)...
+        let busy = cand(gpu(0), 0, 3e-3, 0.1e-3);
+        assert_eq!(EarliestFinish.place(&query(&[busy, far])), 1);
+        // ... but not one it writes (0.3 + 3.2 > 3.1 ms).
+        far.link_time_written = far.link_time;
+        assert_eq!(EarliestFinish.place(&query(&[busy, far])), 0);
+        assert!((far.score() - (far.finish() + 16.0 * far.link_time)).abs() < 1e-15);
     }
 
     #[test]

@@ -559,7 +559,7 @@ impl Shared {
                 let perf = &self.perf[i];
                 let pr = perf.predict(t.model_key, t.cost);
                 predictions.push(pr);
-                let (bytes_in, transfer) = self.inputs_cost(&args, i);
+                let (bytes_in, transfer, written) = self.inputs_cost(&args, i);
                 let mut backlog = self.backlog[i].load(Ordering::Relaxed) as f64 * 1e-9;
                 if perf.shares_host_cores
                     && let Some(cs) = cpu_slots
@@ -575,6 +575,7 @@ impl Shared {
                     transfer,
                     // No link queues are modelled here: the copies' own time.
                     link_time: transfer,
+                    link_time_written: written,
                     backlog,
                     slots: if perf.shares_host_cores {
                         1
@@ -653,11 +654,12 @@ impl Shared {
         Some(chosen)
     }
 
-    /// Bytes of `t`'s inputs not valid in processor `i`'s memory, and the predicted seconds to
-    /// bring them there (a value only on another device goes through the host).
-    fn inputs_cost(&self, args: &Args, i: usize) -> (u64, f64) {
+    /// Bytes of `t`'s inputs not valid in processor `i`'s memory, the predicted seconds to
+    /// bring them there (a value only on another device goes through the host), and the part
+    /// of those seconds for inputs the task also writes.
+    fn inputs_cost(&self, args: &Args, i: usize) -> (u64, f64, f64) {
         let space = (i > 0).then(|| i - 1);
-        let (mut bytes, mut secs) = (0u64, 0.0f64);
+        let (mut bytes, mut secs, mut written) = (0u64, 0.0f64, 0.0f64);
         for (c, m) in args {
             if !m.reads() {
                 continue;
@@ -671,14 +673,19 @@ impl Shared {
             };
             let b = c.bytes() as u64;
             bytes += b;
+            let mut s = 0.0;
             if !host && let Some(src) = src {
-                secs += self.perf[src + 1].download.lock().time(b);
+                s += self.perf[src + 1].download.lock().time(b);
             }
             if i > 0 {
-                secs += self.perf[i].upload.lock().time(b);
+                s += self.perf[i].upload.lock().time(b);
+            }
+            secs += s;
+            if m.writes() {
+                written += s;
             }
         }
-        (bytes, secs)
+        (bytes, secs, written)
     }
 
     /// Makes `t`'s inputs reachable from its processor, then commits and launches it.

@@ -65,6 +65,19 @@ impl Rep {
     };
 }
 
+/// What bringing a task's inputs to one memory space would take ([`Sim::input_eta`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct InputEta {
+    /// Seconds from now until every input could be valid there.
+    pub(super) eta: f64,
+    /// Bytes to move.
+    pub(super) bytes: u64,
+    /// Seconds of link time the copies take.
+    pub(super) link_time: f64,
+    /// The part of `link_time` for inputs the task also writes.
+    pub(super) link_time_written: f64,
+}
+
 /// Who waits for a pending replica.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Waiter {
@@ -509,29 +522,36 @@ impl Sim<'_> {
         }
     }
 
-    /// Predicted seconds until every input of task `t` could be valid in space `p`, the bytes
-    /// that would have to move there, and the seconds of link time those new copies take.
-    pub(super) fn input_eta(&self, t: u32, p: usize) -> (f64, u64, f64) {
+    /// What moving task `t`'s inputs to space `p` would take: the predicted seconds until
+    /// every input could be valid there, the bytes to move, the seconds of link time those
+    /// new copies take, and the part of that for inputs the task also writes.
+    pub(super) fn input_eta(&self, t: u32, p: usize) -> InputEta {
         let u = self.urgency[t as usize];
         // Seconds of this task's own transfers already counted on each link.
         let mut extra: Vec<(usize, f64)> = Vec::new();
-        let (mut worst, mut bytes_in) = (0.0f64, 0u64);
-        for &(c, reads, _) in &self.acc[t as usize] {
+        let mut e = InputEta::default();
+        for &(c, reads, writes) in &self.acc[t as usize] {
             let c = c as usize;
             if !reads {
                 continue;
             }
+            let before: f64 = extra.iter().map(|e| e.1).sum();
             let eta = match self.rep(c, p).state {
                 State::Valid => 0.0,
                 State::Pending => self.pending_eta(c, p),
                 State::Invalid => {
-                    bytes_in += self.g.chunks[c];
+                    e.bytes += self.g.chunks[c];
                     self.fetch_eta(c, p, u, &mut extra)
                 }
             };
-            worst = worst.max(eta);
+            let after: f64 = extra.iter().map(|e| e.1).sum();
+            e.link_time = after;
+            if writes {
+                e.link_time_written += after - before;
+            }
+            e.eta = e.eta.max(eta);
         }
-        (worst, bytes_in, extra.iter().map(|e| e.1).sum())
+        e
     }
 
     /// Seconds until link `l` would start a transfer of the given urgency.

@@ -433,12 +433,13 @@ impl<'a> Sim<'a> {
             let pr = &self.procs[p];
             let first_free = pr.slot_end.iter().copied().fold(f64::INFINITY, f64::min);
             let wait = (first_free - self.now).max(0.0) + pr.queued.at_least(u) / sp.slots as f64;
-            let (transfer, bytes_in, link_time) = self.input_eta(t, p);
+            let inputs = self.input_eta(t, p);
             cands.push(Candidate {
                 processor: Processor::from_index(p),
-                bytes_in,
-                transfer,
-                link_time,
+                bytes_in: inputs.bytes,
+                transfer: inputs.eta,
+                link_time: inputs.link_time,
+                link_time_written: inputs.link_time_written,
                 backlog: wait * sp.slots as f64,
                 slots: sp.slots,
                 run: sp.model.run(task.cost),

@@ -308,8 +308,8 @@ impl crate::Placement for BlockCyclic {
 /// of two 50 GFLOP/s threads and k GPUs. Run with
 /// `cargo test --release --lib sim::tests::cholesky_65536 -- --ignored --nocapture`.
 ///
-/// Asserts the acceptance target on the modest GPU (10 TFLOP/s, 25 GB/s links): on 4 GPUs
-/// within 1.25x of the lower bound and at least 3.3x faster than on one.
+/// Asserts the acceptance target for `EarliestFinish` on both GPUs (10 and 50 TFLOP/s, 25 GB/s
+/// links): on 4 GPUs within 1.25x of the lower bound and at least 3.3x faster than on one.
 #[test]
 #[ignore = "prints a table; about 5 s in release"]
 fn cholesky_65536() {
@@ -353,12 +353,37 @@ fn cholesky_65536() {
                     r.bytes_moved as f64 / 1e9,
                     down
                 );
-                if gpu.contains("10T") && k == 4 {
+                if name == "earliest finish" && k == 4 {
                     println!("{r}");
                     assert!(r.makespan <= 1.25 * r.lower_bound, "{r}");
                     assert!(one / r.makespan >= 3.3, "{r}");
                 }
             }
         }
+    }
+}
+
+/// The acceptance targets of the tiled Cholesky of order 65536 (f64, tiles of 1024), for
+/// `EarliestFinish` as the real scheduler uses it: on 4 GPUs within 1.25x of the lower bound and
+/// at least 3.3x faster than on one, both on 10 TFLOP/s GPUs and on link-bound 50 TFLOP/s ones
+/// (there it needs the charge on moving data: plain EFT gave 1.70x).
+#[test]
+fn cholesky_65536_meets_its_targets_on_4_gpus() {
+    let g = cholesky_graph(64, 1024, DType::F64);
+    for gpu in ["gpu@10T, link 25G", "gpu@50T, link 25G"] {
+        let at = |k: usize| {
+            let m = Machine::parse(&format!("cpu:2@50G + {k}*{gpu}")).unwrap();
+            run(&g, &m, &EarliestFinish, &SimOptions::default())
+        };
+        let (one, four) = (at(1), at(4));
+        assert!(four.makespan <= 1.25 * four.lower_bound, "{gpu}: {four}");
+        let speedup = one.makespan / four.makespan;
+        assert!(
+            speedup >= 3.3,
+            "{gpu}: speed-up {speedup:.2}: {one} vs {four}"
+        );
+        // The matrix is 17.2 GB; every byte moved more than about 5 times over means tiles
+        // wander between devices.
+        assert!(four.bytes_moved < 100_000_000_000, "{gpu}: {four}");
     }
 }
