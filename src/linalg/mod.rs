@@ -13,6 +13,7 @@
 
 mod cholesky;
 mod matmul;
+mod qr;
 mod residual;
 mod trsm;
 
@@ -21,6 +22,8 @@ use crate::error::{ChunkId, Error, KernelError};
 use crate::kernels::dense::Float;
 
 pub use crate::kernels::dense::{Diag, Side, Trans, Uplo};
+pub use crate::kernels::qr::QrFloat;
+pub use qr::{QrFactor, default_inner_block};
 pub use residual::cholesky_residual;
 
 /// Maps a failed `potrf` on a diagonal tile to the matrix-level error: the global column of the
