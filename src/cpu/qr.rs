@@ -13,7 +13,7 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use faer::linalg::matmul::{self, triangular::BlockStructure};
+use faer::linalg::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, ColRef, MatMut, MatRef, Par};
 
@@ -22,6 +22,10 @@ use crate::error::KernelError;
 use crate::kernels::CpuTask;
 use crate::kernels::dense::Trans;
 use crate::kernels::qr::QrOp;
+
+/// The widest panel factored column by column (level 2); a factor block wider than this is
+/// made of several panels and their factors joined.
+const PANEL: usize = 32;
 
 /// Runs `op` on the task's tiles.
 pub(crate) fn run(op: QrOp, t: &mut CpuTask<'_>) -> Result<(), KernelError> {
@@ -179,26 +183,13 @@ fn larft<T: Real>(taus: &[T], g: MatRef<'_, T>, t: &mut [T], ldt: usize) {
     }
 }
 
-/// `op(T) W` for the `w x w` upper triangular `T`, where `op` is the transpose for
-/// [`Trans::Yes`].
+/// `op(T) W` for the `w x w` upper triangular `T` (stored with zeros below its diagonal, so a
+/// plain product: faer's triangular one is slower at these sizes), where `op` is the
+/// transpose for [`Trans::Yes`].
 fn tri_times<T: Real>(trans: Trans, t: MatRef<'_, T>, w: MatRef<'_, T>, par: Par) -> faer::Mat<T> {
     let mut out = faer::Mat::<T>::zeros(w.nrows(), w.ncols());
-    let (lhs, structure) = if trans.is() {
-        (t.transpose(), BlockStructure::TriangularLower)
-    } else {
-        (t, BlockStructure::TriangularUpper)
-    };
-    matmul::triangular::matmul(
-        out.as_mut(),
-        BlockStructure::Rectangular,
-        Accum::Replace,
-        lhs,
-        structure,
-        w,
-        BlockStructure::Rectangular,
-        T::ONE,
-        par,
-    );
+    let lhs = if trans.is() { t.transpose() } else { t };
+    matmul::matmul(out.as_mut(), Accum::Replace, lhs, w, T::ONE, par);
     out
 }
 
@@ -251,11 +242,54 @@ fn apply_ts<T: Real>(
     );
     let w = tri_times(trans, t, w.as_ref(), par);
     for j in 0..w.ncols() {
-        for i in 0..w.nrows() {
-            c1[(i, j)] = c1[(i, j)] - w[(i, j)];
+        let (mut dst, src) = (c1.rb_mut().col_mut(j), w.col(j));
+        for (i, x) in src.iter().enumerate() {
+            dst[i] = dst[i] - *x;
         }
     }
     matmul::matmul(c2, Accum::Add, v2, w.as_ref(), -T::ONE, par);
+}
+
+/// `[head; body] -= tau [1; v] ([1; v]^T [head; body])`: one reflector on the panel's later
+/// columns (`body` column-major and contiguous per column, as the panels are).
+fn apply_reflector<T: Real>(
+    tau: T,
+    v: &[T],
+    mut head: MatMut<'_, T>,
+    mut body: MatMut<'_, T>,
+    _par: Par,
+) {
+    for c in 0..head.ncols() {
+        let mut col = body.rb_mut().col_mut(c);
+        let col = col
+            .rb_mut()
+            .try_as_col_major_mut()
+            .unwrap_or_else(|| unreachable!("panel columns are contiguous"))
+            .as_slice_mut();
+        let w = tau * (head[(0, c)] + dot(v, col));
+        head[(0, c)] = head[(0, c)] - w;
+        for (y, x) in col.iter_mut().zip(v) {
+            *y = *y - w * *x;
+        }
+    }
+}
+
+/// `x . y` with eight running sums (so the compiler can vectorize it).
+fn dot<T: Real>(x: &[T], y: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for l in 0..8 {
+            acc[l] = acc[l] + a[l] * b[l];
+        }
+    }
+    let mut s = T::ZERO;
+    for (a, b) in xr.iter().zip(yr) {
+        s = s + *a * *b;
+    }
+    let pairs = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    s + (pairs[0] + pairs[2]) + (pairs[1] + pairs[3])
 }
 
 /// The explicit `V` of `geqrt`'s block at column `b0` of width `w` in the `m`-row tile `a`:
@@ -271,9 +305,8 @@ fn explicit_v<T: Real>(a: &[T], m: usize, b0: usize, w: usize) -> faer::Mat<T> {
 /// QR of the `m x n` tile `a` (`m >= n`) in place, block factors into `t` (`ib x n`).
 pub(crate) fn geqrt<T: Real>(a: &mut [T], m: usize, n: usize, t: &mut [T], ib: usize, par: Par) {
     t.fill(T::ZERO);
-    let mut taus = Vec::with_capacity(ib);
-    for b0 in (0..n).step_by(ib.max(1)) {
-        let w = ib.min(n - b0);
+    let mut taus = Vec::with_capacity(PANEL);
+    for (s0, ws, b0, w) in panels(n, ib) {
         taus.clear();
         // The panel, column by column.
         for j in b0..b0 + w {
@@ -285,25 +318,18 @@ pub(crate) fn geqrt<T: Real>(a: &mut [T], m: usize, n: usize, t: &mut [T], ib: u
             if tau == T::ZERO {
                 continue;
             }
+            let nc = b0 + w - j - 1;
             let v = &col[j + 1..];
-            for c in 0..(b0 + w - j - 1) {
-                let cc = &mut right[c * m..(c + 1) * m];
-                let mut dot = cc[j];
-                for (x, y) in v.iter().zip(&cc[j + 1..]) {
-                    dot = dot + *x * *y;
-                }
-                let s = tau * dot;
-                cc[j] = cc[j] - s;
-                for (x, y) in v.iter().zip(cc[j + 1..].iter_mut()) {
-                    *y = *y - s * *x;
-                }
-            }
+            let (head, body) = MatMut::from_column_major_slice_mut(&mut right[..nc * m], m, nc)
+                .subrows_mut(j, m - j)
+                .split_at_row_mut(1);
+            apply_reflector(tau, v, head, body, par);
         }
         let v = explicit_v(a, m, b0, w);
         let g = gram(v.as_ref(), par);
-        larft(&taus, g.as_ref(), &mut t[b0 * ib..], ib);
+        larft(&taus, g.as_ref(), &mut t[(b0 - s0) + b0 * ib..], ib);
         if b0 + w < n {
-            let tf = MatRef::from_column_major_slice(&t[b0 * ib..(b0 + w) * ib], ib, w).submatrix(0, 0, w, w);
+            let tf = MatRef::from_column_major_slice(t, ib, n).submatrix(b0 - s0, b0, w, w);
             let c = MatMut::from_column_major_slice_mut(a, m, n).submatrix_mut(
                 b0,
                 b0 + w,
@@ -312,6 +338,61 @@ pub(crate) fn geqrt<T: Real>(a: &mut [T], m: usize, n: usize, t: &mut [T], ib: u
             );
             apply_block(Trans::Yes, v.as_ref(), tf, c, par);
         }
+        if b0 + w == s0 + ws && ws > w {
+            let vs = explicit_v(a, m, s0, ws);
+            merge_blocks(t, ib, n, s0, ws, gram(vs.as_ref(), par).as_ref(), par);
+        }
+    }
+}
+
+/// The panels `(s0, ws, b0, w)` of `n` columns: stored blocks of `ib` columns (first column
+/// `s0`, width `ws`), each factored in panels of up to [`PANEL`] columns (`b0`, `w`), in order.
+fn panels(n: usize, ib: usize) -> Vec<(usize, usize, usize, usize)> {
+    let ib = ib.max(1);
+    let mut v = Vec::new();
+    for s0 in (0..n).step_by(ib) {
+        let ws = ib.min(n - s0);
+        for b0 in (s0..s0 + ws).step_by(PANEL) {
+            v.push((s0, ws, b0, PANEL.min(s0 + ws - b0)));
+        }
+    }
+    v
+}
+
+/// Joins the panels' factors on the diagonal of the stored block at `s0` (width `ws`) of the
+/// `ib x n` factor tile `t` into the block's factor: for `V = [V1 V2]`,
+/// `T = [T1, -T1 (V1^T V2) T2; 0, T2]` (Schreiber, Van Loan), `g` the block's Gram matrix.
+fn merge_blocks<T: Real>(
+    t: &mut [T],
+    ib: usize,
+    n: usize,
+    s0: usize,
+    ws: usize,
+    g: MatRef<'_, T>,
+    par: Par,
+) {
+    let mut ts = MatMut::from_column_major_slice_mut(t, ib, n).submatrix_mut(0, s0, ws, ws);
+    for o in (PANEL..ws).step_by(PANEL) {
+        let wb = PANEL.min(ws - o);
+        let (left, right) = ts.rb_mut().split_at_col_mut(o);
+        let (top, bottom) = right.split_at_row_mut(o);
+        let mut x = faer::Mat::<T>::zeros(o, wb);
+        matmul::matmul(
+            x.as_mut(),
+            Accum::Replace,
+            g.submatrix(0, o, o, wb),
+            bottom.rb().submatrix(0, 0, wb, wb),
+            T::ONE,
+            par,
+        );
+        matmul::matmul(
+            top.submatrix_mut(0, 0, o, wb),
+            Accum::Replace,
+            left.rb().submatrix(0, 0, o, o),
+            x.as_ref(),
+            -T::ONE,
+            par,
+        );
     }
 }
 
@@ -343,9 +424,8 @@ pub(crate) fn tsqrt<T: Real>(
     par: Par,
 ) {
     t.fill(T::ZERO);
-    let mut taus = Vec::with_capacity(ib);
-    for b0 in (0..n).step_by(ib.max(1)) {
-        let w = ib.min(n - b0);
+    let mut taus = Vec::with_capacity(PANEL);
+    for (s0, ws, b0, w) in panels(n, ib) {
         taus.clear();
         for j in b0..b0 + w {
             let (left, right) = a2.split_at_mut((j + 1) * m2);
@@ -355,26 +435,19 @@ pub(crate) fn tsqrt<T: Real>(
             if tau == T::ZERO {
                 continue;
             }
-            for c in j + 1..b0 + w {
-                let cc = &mut right[(c - j - 1) * m2..(c - j) * m2];
-                let mut dot = a1[j + c * m1];
-                for (x, y) in v.iter().zip(cc.iter()) {
-                    dot = dot + *x * *y;
-                }
-                let s = tau * dot;
-                a1[j + c * m1] = a1[j + c * m1] - s;
-                for (x, y) in v.iter().zip(cc.iter_mut()) {
-                    *y = *y - s * *x;
-                }
-            }
+            let nc = b0 + w - j - 1;
+            let head =
+                MatMut::from_column_major_slice_mut(a1, m1, n).submatrix_mut(j, j + 1, 1, nc);
+            let body = MatMut::from_column_major_slice_mut(&mut right[..nc * m2], m2, nc);
+            apply_reflector(tau, v, head, body, par);
         }
         let v2 = MatRef::from_column_major_slice(a2, m2, n)
             .subcols(b0, w)
             .to_owned();
         let g = gram(v2.as_ref(), par);
-        larft(&taus, g.as_ref(), &mut t[b0 * ib..], ib);
+        larft(&taus, g.as_ref(), &mut t[(b0 - s0) + b0 * ib..], ib);
         if b0 + w < n {
-            let tf = MatRef::from_column_major_slice(&t[b0 * ib..(b0 + w) * ib], ib, w).submatrix(0, 0, w, w);
+            let tf = MatRef::from_column_major_slice(t, ib, n).submatrix(b0 - s0, b0, w, w);
             let c1 = MatMut::from_column_major_slice_mut(a1, m1, n).submatrix_mut(
                 b0,
                 b0 + w,
@@ -383,6 +456,11 @@ pub(crate) fn tsqrt<T: Real>(
             );
             let c2 = MatMut::from_column_major_slice_mut(a2, m2, n).subcols_mut(b0 + w, n - b0 - w);
             apply_ts(Trans::Yes, v2.as_ref(), tf, c1, c2, par);
+        }
+        if b0 + w == s0 + ws && ws > w {
+            // The unit heads e_l are orthogonal: the Gram matrix is V2's.
+            let vs = MatRef::from_column_major_slice(a2, m2, n).subcols(s0, ws);
+            merge_blocks(t, ib, n, s0, ws, gram(vs, par).as_ref(), par);
         }
     }
 }
@@ -431,9 +509,9 @@ mod tests {
 
     #[test]
     fn geqrt_reconstructs_and_is_orthogonal_for_every_inner_block() {
-        let (m, n) = (7, 5);
-        let a0: Vec<f64> = (0..m * n).map(|x| ((x * 37 % 11) as f64) - 5.0).collect();
-        for ib in [1, 2, 3, 5, 8] {
+        // Blocks narrower than a panel, and blocks joined from several panels.
+        for (m, n, ib) in [(7, 5, 1), (7, 5, 2), (7, 5, 3), (7, 5, 5), (7, 5, 8), (75, 70, 40), (75, 70, 64), (70, 70, 70)] {
+            let a0: Vec<f64> = (0..m * n).map(|x| ((x * 37 % 11) as f64) - 5.0).collect();
             let (mut a, mut t) = (a0.clone(), vec![f64::NAN; ib * n]);
             geqrt(&mut a, m, n, &mut t, ib, Par::Seq);
             let q = q_of(&a, m, n, &t, ib);
