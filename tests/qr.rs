@@ -170,7 +170,12 @@ fn run(what: &str, rt: &Runtime, f: impl FnOnce(&tessera::Region<'_>) + Send + '
 // ------------------------------------------------------------------------------- kernels
 
 /// geqrt on an `m x n` tile with inner block `ib`, then unmqr forming `Q` and applying `Q^T`.
-fn geqrt_case<T: Real>(rt: &Runtime, label: &str, (m, n, ib): (usize, usize, usize)) -> f64 {
+fn geqrt_case<T: Real>(
+    rt: &Runtime,
+    label: &str,
+    (factor_on, apply_on): (Scope, Scope),
+    (m, n, ib): (usize, usize, usize),
+) -> f64 {
     let what = format!("geqrt/unmqr {} m={m} n={n} ib={ib} on {label}", T::DTYPE);
     let a0: Vec<T> = rounded(&random(100 + m as u64, m, n));
     let c0: Vec<T> = rounded(&random(200 + n as u64, m, 3));
@@ -180,9 +185,15 @@ fn geqrt_case<T: Real>(rt: &Runtime, label: &str, (m, n, ib): (usize, usize, usi
     let c = Chunk::from_slice(rt, m, 3, &c0);
     let (a2, t2, q2, cc) = (a.clone(), t.clone(), q.clone(), c.clone());
     run(&what, rt, move |r| {
-        r.spawn(qr::geqrt::<T>(), (ReadWrite(&a2), Write(&t2)));
-        r.spawn(qr::unmqr::<T>(Trans::No), (Read(&a2), Read(&t2), ReadWrite(&q2)));
-        r.spawn(qr::unmqr::<T>(Trans::Yes), (Read(&a2), Read(&t2), ReadWrite(&cc)));
+        r.task(qr::geqrt::<T>())
+            .scope(factor_on)
+            .spawn((ReadWrite(&a2), Write(&t2)));
+        r.task(qr::unmqr::<T>(Trans::No))
+            .scope(apply_on.clone())
+            .spawn((Read(&a2), Read(&t2), ReadWrite(&q2)));
+        r.task(qr::unmqr::<T>(Trans::Yes))
+            .scope(apply_on)
+            .spawn((Read(&a2), Read(&t2), ReadWrite(&cc)));
     });
     let (f, tv, qv, cv) = (
         wide(&read(&a, &what)),
@@ -206,7 +217,12 @@ fn geqrt_case<T: Real>(rt: &Runtime, label: &str, (m, n, ib): (usize, usize, usi
 
 /// tsqrt of the triangle of an `m1 x n` tile over an `m2 x n` tile, then tsmqr forming `Q` and
 /// applying `Q^T`.
-fn tsqrt_case<T: Real>(rt: &Runtime, label: &str, (m1, n, m2, ib): (usize, usize, usize, usize)) -> f64 {
+fn tsqrt_case<T: Real>(
+    rt: &Runtime,
+    label: &str,
+    (factor_on, apply_on): (Scope, Scope),
+    (m1, n, m2, ib): (usize, usize, usize, usize),
+) -> f64 {
     let what = format!("tsqrt/tsmqr {} m1={m1} n={n} m2={m2} ib={ib} on {label}", T::DTYPE);
     let s = n + m2;
     // The triangle, poison below it (neither read nor written).
@@ -250,15 +266,15 @@ fn tsqrt_case<T: Real>(rt: &Runtime, label: &str, (m1, n, m2, ib): (usize, usize
         d2.clone(),
     );
     run(&what, rt, move |r| {
-        r.spawn(qr::tsqrt::<T>(), (ReadWrite(&x1), ReadWrite(&x2), Write(&xt)));
-        r.spawn(
-            qr::tsmqr::<T>(Trans::No),
-            (Read(&x2), Read(&xt), ReadWrite(&y1), ReadWrite(&y2)),
-        );
-        r.spawn(
-            qr::tsmqr::<T>(Trans::Yes),
-            (Read(&x2), Read(&xt), ReadWrite(&z1), ReadWrite(&z2)),
-        );
+        r.task(qr::tsqrt::<T>())
+            .scope(factor_on)
+            .spawn((ReadWrite(&x1), ReadWrite(&x2), Write(&xt)));
+        r.task(qr::tsmqr::<T>(Trans::No))
+            .scope(apply_on.clone())
+            .spawn((Read(&x2), Read(&xt), ReadWrite(&y1), ReadWrite(&y2)));
+        r.task(qr::tsmqr::<T>(Trans::Yes))
+            .scope(apply_on)
+            .spawn((Read(&x2), Read(&xt), ReadWrite(&z1), ReadWrite(&z2)));
     });
     let a1v = read(&a1, &what);
     for (x, (got, was)) in a1v.iter().zip(&a1_0).enumerate() {
@@ -335,13 +351,36 @@ const TSQRT_CASES: [(usize, usize, usize, usize); 6] = [
 
 fn kernel_suite<T: Real>(rt: &Runtime, label: &str) {
     let mut worst = 0.0f64;
+    let all = || (Scope::all(), Scope::all());
     for case in GEQRT_CASES {
-        worst = worst.max(geqrt_case::<T>(rt, label, case));
+        worst = worst.max(geqrt_case::<T>(rt, label, all(), case));
     }
     for case in TSQRT_CASES {
-        worst = worst.max(tsqrt_case::<T>(rt, label, case));
+        worst = worst.max(tsqrt_case::<T>(rt, label, all(), case));
     }
     eprintln!("qr kernels {} on {label}: worst error/bound ratio {worst:.4}", T::DTYPE);
+}
+
+#[test]
+fn kernels_factor_on_one_processor_apply_on_the_other() {
+    // The block factors are one format on every processor: T made by the GPU is applied by the
+    // CPU (which uses all of it) and the other way round, with blocks narrower than, equal to
+    // and wider than the CPU's 32-column panels.
+    let Some(rt) = common::mixed_runtime() else { return };
+    let (cpu, gpu) = (Scope::cpu(), Scope::gpu(0));
+    let mut worst = 0.0f64;
+    for (f, a, label) in [
+        (gpu.clone(), cpu.clone(), "geqrt/tsqrt on the gpu, applied on the cpu"),
+        (cpu, gpu, "geqrt/tsqrt on the cpu, applied on the gpu"),
+    ] {
+        for case in [(40, 40, 5), (70, 70, 40), (75, 66, 66)] {
+            worst = worst.max(geqrt_case::<f64>(&rt, label, (f.clone(), a.clone()), case));
+        }
+        for case in [(40, 40, 40, 5), (66, 66, 70, 40), (70, 66, 30, 66)] {
+            worst = worst.max(tsqrt_case::<f64>(&rt, label, (f.clone(), a.clone()), case));
+        }
+    }
+    eprintln!("qr kernels across processors: worst error/bound ratio {worst:.4}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Tiled linear algebra on [`DArray`]s, each algorithm a datadeps region of tile kernels written
 //! once for every processor mix: [`cholesky`](DArray::cholesky), [`gemm`](DArray::gemm),
-//! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve) and
-//! [`syrk`](DArray::syrk). A [`Scope`](crate::Scope) chooses the processors.
+//! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve),
+//! [`syrk`](DArray::syrk), and Householder QR ([`qr`](DArray::qr), giving a [`QrFactor`] that
+//! applies `Q`, forms it, and solves least-squares problems). A [`Scope`](crate::Scope) chooses
+//! the processors.
 //!
 //! The tiled algorithms are the classical right-looking ones of PLASMA and Dagger.jl (Buttari,
 //! Langou, Kurzak, Dongarra, "A class of parallel tiled linear algebra algorithms for multicore
