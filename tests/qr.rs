@@ -163,8 +163,7 @@ fn read<T: Real>(c: &Chunk<T>, what: &str) -> Vec<T> {
 
 fn run(what: &str, rt: &Runtime, f: impl FnOnce(&tessera::Region<'_>) + Send + 'static) {
     let rt = rt.clone();
-    within(WATCHDOG, what, move || rt.datadeps(f))
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    within(WATCHDOG, what, move || rt.datadeps(f)).unwrap_or_else(|e| panic!("{what}: {e}"));
 }
 
 // ------------------------------------------------------------------------------- kernels
@@ -191,9 +190,11 @@ fn geqrt_case<T: Real>(
         r.task(qr::unmqr::<T>(Trans::No))
             .scope(apply_on.clone())
             .spawn((Read(&a2), Read(&t2), ReadWrite(&q2)));
-        r.task(qr::unmqr::<T>(Trans::Yes))
-            .scope(apply_on)
-            .spawn((Read(&a2), Read(&t2), ReadWrite(&cc)));
+        r.task(qr::unmqr::<T>(Trans::Yes)).scope(apply_on).spawn((
+            Read(&a2),
+            Read(&t2),
+            ReadWrite(&cc),
+        ));
     });
     let (f, tv, qv, cv) = (
         wide(&read(&a, &what)),
@@ -223,14 +224,21 @@ fn tsqrt_case<T: Real>(
     (factor_on, apply_on): (Scope, Scope),
     (m1, n, m2, ib): (usize, usize, usize, usize),
 ) -> f64 {
-    let what = format!("tsqrt/tsmqr {} m1={m1} n={n} m2={m2} ib={ib} on {label}", T::DTYPE);
+    let what = format!(
+        "tsqrt/tsmqr {} m1={m1} n={n} m2={m2} ib={ib} on {label}",
+        T::DTYPE
+    );
     let s = n + m2;
     // The triangle, poison below it (neither read nor written).
     let r0 = random(300 + n as u64, m1, n);
     let a1_0: Vec<T> = (0..m1 * n)
         .map(|x| {
             let (i, c) = (x % m1, x / m1);
-            if i <= c { T::from_f64(r0[x]) } else { T::POISON }
+            if i <= c {
+                T::from_f64(r0[x])
+            } else {
+                T::POISON
+            }
         })
         .collect();
     let a2_0: Vec<T> = rounded(&random(400 + m2 as u64, m2, n));
@@ -240,7 +248,9 @@ fn tsqrt_case<T: Real>(
     // Q = Q [I_n 0; 0 I_m2], split as [C1; C2].
     let id = identity(s);
     let top = |rows: usize, v: &[f64]| -> Vec<T> {
-        (0..rows * s).map(|x| T::from_f64(v[x % rows + (x / rows) * s])).collect()
+        (0..rows * s)
+            .map(|x| T::from_f64(v[x % rows + (x / rows) * s]))
+            .collect()
     };
     let q1 = Chunk::from_vec(rt, n, s, top(n, &id));
     let q2 = Chunk::from_vec(
@@ -266,30 +276,63 @@ fn tsqrt_case<T: Real>(
         d2.clone(),
     );
     run(&what, rt, move |r| {
-        r.task(qr::tsqrt::<T>())
-            .scope(factor_on)
-            .spawn((ReadWrite(&x1), ReadWrite(&x2), Write(&xt)));
+        r.task(qr::tsqrt::<T>()).scope(factor_on).spawn((
+            ReadWrite(&x1),
+            ReadWrite(&x2),
+            Write(&xt),
+        ));
         r.task(qr::tsmqr::<T>(Trans::No))
             .scope(apply_on.clone())
             .spawn((Read(&x2), Read(&xt), ReadWrite(&y1), ReadWrite(&y2)));
-        r.task(qr::tsmqr::<T>(Trans::Yes))
-            .scope(apply_on)
-            .spawn((Read(&x2), Read(&xt), ReadWrite(&z1), ReadWrite(&z2)));
+        r.task(qr::tsmqr::<T>(Trans::Yes)).scope(apply_on).spawn((
+            Read(&x2),
+            Read(&xt),
+            ReadWrite(&z1),
+            ReadWrite(&z2),
+        ));
     });
     let a1v = read(&a1, &what);
     for (x, (got, was)) in a1v.iter().zip(&a1_0).enumerate() {
         if x % m1 > x / m1 {
-            assert_eq!(got.bits(), was.bits(), "{what}: A1 below the diagonal at {x} was touched");
+            assert_eq!(
+                got.bits(),
+                was.bits(),
+                "{what}: A1 below the diagonal at {x} was touched"
+            );
         }
     }
     let (r1, v2, tv) = (
-        upper(&wide(&a1v.iter().enumerate().map(|(x, v)| if x % m1 > x / m1 { T::from_f64(0.0) } else { *v }).collect::<Vec<_>>()), m1, n, n),
+        upper(
+            &wide(
+                &a1v.iter()
+                    .enumerate()
+                    .map(|(x, v)| {
+                        if x % m1 > x / m1 {
+                            T::from_f64(0.0)
+                        } else {
+                            *v
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            m1,
+            n,
+            n,
+        ),
         wide(&read(&a2, &what)),
         wide(&read(&t, &what)),
     );
     let (q1v, q2v) = (wide(&read(&q1, &what)), wide(&read(&q2, &what)));
     let (d1v, d2v) = (wide(&read(&d1, &what)), wide(&read(&d2, &what)));
-    for (name, v) in [("R", &r1), ("V2", &v2), ("T", &tv), ("Q1", &q1v), ("Q2", &q2v), ("D1", &d1v), ("D2", &d2v)] {
+    for (name, v) in [
+        ("R", &r1),
+        ("V2", &v2),
+        ("T", &tv),
+        ("Q1", &q1v),
+        ("Q2", &q2v),
+        ("D1", &d1v),
+        ("D2", &d2v),
+    ] {
         assert_finite(&format!("{what}: {name}"), v);
     }
     // Stack: S0 = [R0; A2_0] (s x n), Q (s x s) from [Q1; Q2].
@@ -305,7 +348,24 @@ fn tsqrt_case<T: Real>(
         }
         v
     };
-    let r0w = upper(&wide(&a1_0.iter().enumerate().map(|(x, v)| if x % m1 > x / m1 { T::from_f64(0.0) } else { *v }).collect::<Vec<_>>()), m1, n, n);
+    let r0w = upper(
+        &wide(
+            &a1_0
+                .iter()
+                .enumerate()
+                .map(|(x, v)| {
+                    if x % m1 > x / m1 {
+                        T::from_f64(0.0)
+                    } else {
+                        *v
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
+        m1,
+        n,
+        n,
+    );
     let s0 = stack(&r0w, n, &wide(&a2_0), m2, n);
     let qv = stack(&q1v, n, &q2v, m2, s);
     let rr = stack(&r1, n, &vec![0.0; m2 * n], m2, n);
@@ -315,14 +375,20 @@ fn tsqrt_case<T: Real>(
     // D: rows 0..n of D1 and D2 get Q^T; the two extra rows of D1 stay.
     let (d1w, d2w) = (wide(&d1_0), wide(&d2_0));
     let top_rows = |v: &[f64], rows: usize, take: usize| -> Vec<f64> {
-        (0..take * 3).map(|x| v[x % take + (x / take) * rows]).collect()
+        (0..take * 3)
+            .map(|x| v[x % take + (x / take) * rows])
+            .collect()
     };
     let dd0 = stack(&top_rows(&d1w, n + 2, n), n, &d2w, m2, 3);
     let dd = stack(&top_rows(&d1v, n + 2, n), n, &d2v, m2, 3);
     let e3 = diff(&mul(&qv, true, s, s, &dd0, 3), &dd) / frob(&dd0);
     for c in 0..3 {
         for i in n..n + 2 {
-            assert_eq!(d1v[i + c * (n + 2)], d1w[i + c * (n + 2)], "{what}: D1 row {i} changed");
+            assert_eq!(
+                d1v[i + c * (n + 2)],
+                d1w[i + c * (n + 2)],
+                "{what}: D1 row {i} changed"
+            );
         }
     }
     within_bound(&what, "||[R0; A2] - Q [R; 0]|| / ||[R0; A2]||", e1, b)
@@ -358,7 +424,10 @@ fn kernel_suite<T: Real>(rt: &Runtime, label: &str) {
     for case in TSQRT_CASES {
         worst = worst.max(tsqrt_case::<T>(rt, label, all(), case));
     }
-    eprintln!("qr kernels {} on {label}: worst error/bound ratio {worst:.4}", T::DTYPE);
+    eprintln!(
+        "qr kernels {} on {label}: worst error/bound ratio {worst:.4}",
+        T::DTYPE
+    );
 }
 
 #[test]
@@ -366,11 +435,17 @@ fn kernels_factor_on_one_processor_apply_on_the_other() {
     // The block factors are one format on every processor: T made by the GPU is applied by the
     // CPU (which uses all of it) and the other way round, with blocks narrower than, equal to
     // and wider than the CPU's 32-column panels.
-    let Some(rt) = common::mixed_runtime() else { return };
+    let Some(rt) = common::mixed_runtime() else {
+        return;
+    };
     let (cpu, gpu) = (Scope::cpu(), Scope::gpu(0));
     let mut worst = 0.0f64;
     for (f, a, label) in [
-        (gpu.clone(), cpu.clone(), "geqrt/tsqrt on the gpu, applied on the cpu"),
+        (
+            gpu.clone(),
+            cpu.clone(),
+            "geqrt/tsqrt on the gpu, applied on the cpu",
+        ),
         (cpu, gpu, "geqrt/tsqrt on the cpu, applied on the gpu"),
     ] {
         for case in [(40, 40, 5), (70, 70, 40), (75, 66, 66)] {
@@ -392,7 +467,9 @@ fn kernels_cpu() {
 
 #[test]
 fn kernels_gpu() {
-    let Some(rt) = common::gpu_runtime() else { return };
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
     kernel_suite::<f64>(&rt, "gpu");
     kernel_suite::<f32>(&rt, "gpu");
 }
@@ -442,8 +519,18 @@ fn qr_case<T: Real>(
     let an = frob(&a0);
     let e3 = ne / (an * (an * frob(&xv) + frob(&b0) + frob(&res)));
     within_bound(&what, "||A - QR|| / ||A||", e1, bd)
-        .max(within_bound(&what, "||Q^T Q - I||", e2, orth_bound::<T>(m, n, n)))
-        .max(within_bound(&what, "||A^T (A x - b)|| / (||A|| (||A|| ||x|| + ||b|| + ||r||))", e3, bd))
+        .max(within_bound(
+            &what,
+            "||Q^T Q - I||",
+            e2,
+            orth_bound::<T>(m, n, n),
+        ))
+        .max(within_bound(
+            &what,
+            "||A^T (A x - b)|| / (||A|| (||A|| ||x|| + ||b|| + ||r||))",
+            e3,
+            bd,
+        ))
 }
 
 /// `(m, n, nb, ib)`: ragged, tall and square; tiles smaller than, equal to and larger than the
@@ -459,9 +546,16 @@ const CPU_CASES: [(usize, usize, usize, usize); 8] = [
     (64, 64, 16, 16),
 ];
 
-const GPU_CASES: [(usize, usize, usize, usize); 3] = [(9, 9, 8, 3), (37, 13, 8, 4), (30, 30, 16, 5)];
+const GPU_CASES: [(usize, usize, usize, usize); 3] =
+    [(9, 9, 8, 3), (37, 13, 8, 4), (30, 30, 16, 5)];
 
-fn qr_suite(rt: &Runtime, scope: &Scope, label: &str, cases: &[(usize, usize, usize, usize)], f32_too: bool) {
+fn qr_suite(
+    rt: &Runtime,
+    scope: &Scope,
+    label: &str,
+    cases: &[(usize, usize, usize, usize)],
+    f32_too: bool,
+) {
     let mut worst = 0.0f64;
     for &case in cases {
         worst = worst.max(qr_case::<f64>(rt, scope, label, case));
@@ -478,30 +572,44 @@ fn qr_suite(rt: &Runtime, scope: &Scope, label: &str, cases: &[(usize, usize, us
 
 #[test]
 fn qr_cpu() {
-    qr_suite(&common::cpu_runtime(), &Scope::all(), "cpu", &CPU_CASES, true);
+    qr_suite(
+        &common::cpu_runtime(),
+        &Scope::all(),
+        "cpu",
+        &CPU_CASES,
+        true,
+    );
 }
 
 #[test]
 fn qr_gpu() {
-    let Some(rt) = common::gpu_runtime() else { return };
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
     qr_suite(&rt, &Scope::all(), "gpu", &GPU_CASES, true);
 }
 
 #[test]
 fn qr_mixed() {
-    let Some(rt) = common::mixed_runtime() else { return };
+    let Some(rt) = common::mixed_runtime() else {
+        return;
+    };
     qr_suite(&rt, &Scope::all(), "cpu + gpu", &GPU_CASES, true);
 }
 
 #[test]
 fn qr_three_gpus() {
-    let Some(rt) = common::three_gpu_runtime() else { return };
+    let Some(rt) = common::three_gpu_runtime() else {
+        return;
+    };
     qr_suite(&rt, &Scope::gpus([0, 1, 2]), "3 gpus", &GPU_CASES, false);
 }
 
 #[test]
 fn qr_three_gpus_cpu() {
-    let Some(rt) = common::three_gpu_mixed_runtime() else { return };
+    let Some(rt) = common::three_gpu_mixed_runtime() else {
+        return;
+    };
     qr_suite(&rt, &Scope::all(), "3 gpus + cpu", &GPU_CASES, false);
 }
 
@@ -515,7 +623,10 @@ fn qr_rejects_wide_matrices_and_rectangular_tiles() {
     let rect = DArray::<f64>::rand(&rt, 6, 4, Blocks::new(3, 2), 1);
     assert!(matches!(rect.qr(), Err(Error::ShapeMismatch { .. })));
     let ok = DArray::<f64>::rand(&rt, 6, 4, Blocks::square(2), 1);
-    assert!(matches!(ok.qr_with(0, &Scope::all()), Err(Error::Config(_))));
+    assert!(matches!(
+        ok.qr_with(0, &Scope::all()),
+        Err(Error::Config(_))
+    ));
 }
 
 #[test]
@@ -541,9 +652,16 @@ fn least_squares_rejects_mismatched_right_hand_sides() {
 #[test]
 fn least_squares_on_a_rank_deficient_matrix_is_singular() {
     // Column 5 (in the second tile column) is zero: R(5, 5) = 0.
-    for rt in [Some(common::cpu_runtime()), common::gpu_runtime()].into_iter().flatten() {
+    for rt in [Some(common::cpu_runtime()), common::gpu_runtime()]
+        .into_iter()
+        .flatten()
+    {
         let a = DArray::<f64>::from_fn(&rt, 10, 7, Blocks::square(4), |r, c| {
-            if c == 5 { 0.0 } else { tessera::spd_element(3, 10, r, c) }
+            if c == 5 {
+                0.0
+            } else {
+                tessera::spd_element(3, 10, r, c)
+            }
         });
         let b = DArray::<f64>::rand(&rt, 10, 1, Blocks::square(4), 4);
         let before = b.to_vec().expect("b");
@@ -566,7 +684,10 @@ fn qr_kernels_reject_bad_shapes_with_a_typed_error() {
         })
         .expect_err("a wide tile");
     assert!(
-        matches!(e.kernel_error(), Some(tessera::KernelError::InvalidArgument(_))),
+        matches!(
+            e.kernel_error(),
+            Some(tessera::KernelError::InvalidArgument(_))
+        ),
         "{e}"
     );
 }

@@ -11,7 +11,7 @@
 //! it was granted several threads. Math names: `m, n, k` dimensions, `ib` the inner block, `w`
 //! its width at a given step, `b0` its first column.
 
-use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use faer::linalg::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
@@ -54,6 +54,9 @@ pub(crate) trait Real:
     + Mul<Output = Self>
     + Div<Output = Self>
     + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
 {
     const ZERO: Self;
     const ONE: Self;
@@ -94,13 +97,17 @@ fn run_typed<T: Real>(op: QrOp, t: &mut CpuTask<'_>, par: Par) -> Result<(), Ker
             let a1 = t.tile_mut::<T>(0);
             let a2 = t.tile_mut::<T>(1);
             let f = t.tile_mut::<T>(2);
-            tsqrt(a1.data, a1.rows, a2.data, a2.rows, a2.cols, f.data, f.rows, par);
+            tsqrt(
+                a1.data, a1.rows, a2.data, a2.rows, a2.cols, f.data, f.rows, par,
+            );
         }
         QrOp::Unmqr(trans) => {
             let v = t.tile::<T>(0);
             let f = t.tile::<T>(1);
             let c = t.tile_mut::<T>(2);
-            unmqr(trans, v.data, v.rows, v.cols, f.data, f.rows, c.data, c.cols, par);
+            unmqr(
+                trans, v.data, v.rows, v.cols, f.data, f.rows, c.data, c.cols, par,
+            );
         }
         QrOp::Tsmqr(trans) => {
             let v = t.tile::<T>(0);
@@ -157,7 +164,7 @@ fn reflector<T: Real>(alpha: &mut T, x: &mut [T]) -> T {
     let tau = (beta - a) / beta;
     let scale = T::ONE / (a - beta);
     for v in x.iter_mut() {
-        *v = *v * scale;
+        *v *= scale;
     }
     *alpha = beta;
     tau
@@ -174,7 +181,7 @@ fn larft<T: Real>(taus: &[T], g: MatRef<'_, T>, t: &mut [T], ldt: usize) {
         for (r, out) in col.iter_mut().enumerate().take(i) {
             let mut s = T::ZERO;
             for q in r..i {
-                s = s + t[r + q * ldt] * g[(q, i)];
+                s += t[r + q * ldt] * g[(q, i)];
             }
             *out = -tau * s;
         }
@@ -232,19 +239,12 @@ fn apply_ts<T: Real>(
         return;
     }
     let mut w = c1.rb().to_owned();
-    matmul::matmul(
-        w.as_mut(),
-        Accum::Add,
-        v2.transpose(),
-        c2.rb(),
-        T::ONE,
-        par,
-    );
+    matmul::matmul(w.as_mut(), Accum::Add, v2.transpose(), c2.rb(), T::ONE, par);
     let w = tri_times(trans, t, w.as_ref(), par);
     for j in 0..w.ncols() {
         let (mut dst, src) = (c1.rb_mut().col_mut(j), w.col(j));
         for (i, x) in src.iter().enumerate() {
-            dst[i] = dst[i] - *x;
+            dst[i] -= *x;
         }
     }
     matmul::matmul(c2, Accum::Add, v2, w.as_ref(), -T::ONE, par);
@@ -267,9 +267,9 @@ fn apply_reflector<T: Real>(
             .unwrap_or_else(|| unreachable!("panel columns are contiguous"))
             .as_slice_mut();
         let w = tau * (head[(0, c)] + dot(v, col));
-        head[(0, c)] = head[(0, c)] - w;
+        head[(0, c)] -= w;
         for (y, x) in col.iter_mut().zip(v) {
-            *y = *y - w * *x;
+            *y -= w * *x;
         }
     }
 }
@@ -281,14 +281,19 @@ fn dot<T: Real>(x: &[T], y: &[T]) -> T {
     let (xr, yr) = (xc.remainder(), yc.remainder());
     for (a, b) in xc.zip(yc) {
         for l in 0..8 {
-            acc[l] = acc[l] + a[l] * b[l];
+            acc[l] += a[l] * b[l];
         }
     }
     let mut s = T::ZERO;
     for (a, b) in xr.iter().zip(yr) {
-        s = s + *a * *b;
+        s += *a * *b;
     }
-    let pairs = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    let pairs = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
     s + (pairs[0] + pairs[2]) + (pairs[1] + pairs[3])
 }
 
@@ -399,14 +404,7 @@ fn merge_blocks<T: Real>(
 /// `V^T V` (only the strict upper triangle is used).
 fn gram<T: Real>(v: MatRef<'_, T>, par: Par) -> faer::Mat<T> {
     let mut g = faer::Mat::<T>::zeros(v.ncols(), v.ncols());
-    matmul::matmul(
-        g.as_mut(),
-        Accum::Replace,
-        v.transpose(),
-        v,
-        T::ONE,
-        par,
-    );
+    matmul::matmul(g.as_mut(), Accum::Replace, v.transpose(), v, T::ONE, par);
     g
 }
 
@@ -510,14 +508,25 @@ mod tests {
     #[test]
     fn geqrt_reconstructs_and_is_orthogonal_for_every_inner_block() {
         // Blocks narrower than a panel, and blocks joined from several panels.
-        for (m, n, ib) in [(7, 5, 1), (7, 5, 2), (7, 5, 3), (7, 5, 5), (7, 5, 8), (75, 70, 40), (75, 70, 64), (70, 70, 70)] {
+        for (m, n, ib) in [
+            (7, 5, 1),
+            (7, 5, 2),
+            (7, 5, 3),
+            (7, 5, 5),
+            (7, 5, 8),
+            (75, 70, 40),
+            (75, 70, 64),
+            (70, 70, 70),
+        ] {
             let a0: Vec<f64> = (0..m * n).map(|x| ((x * 37 % 11) as f64) - 5.0).collect();
             let (mut a, mut t) = (a0.clone(), vec![f64::NAN; ib * n]);
             geqrt(&mut a, m, n, &mut t, ib, Par::Seq);
             let q = q_of(&a, m, n, &t, ib);
             for c in 0..n {
                 for r in 0..m {
-                    let qr: f64 = (0..=c.min(m - 1)).map(|l| q[r + l * m] * a[l + c * m]).sum();
+                    let qr: f64 = (0..=c.min(m - 1))
+                        .map(|l| q[r + l * m] * a[l + c * m])
+                        .sum();
                     assert!((qr - a0[r + c * m]).abs() < 1e-12, "ib {ib} ({r}, {c})");
                 }
             }

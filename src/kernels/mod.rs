@@ -6,9 +6,9 @@
 pub mod builtin;
 mod cpu_task;
 pub mod dense;
-pub mod qr;
 mod gpu_kernel;
 pub(crate) mod params;
+pub mod qr;
 
 use std::fmt;
 use std::sync::Arc;

@@ -160,7 +160,10 @@ pub(crate) fn kernel(op: QrOp, dtype: DType) -> Kernel {
 fn build(op: QrOp, d: DType) -> Kernel {
     let b = match op {
         QrOp::Geqrt => Kernel::builder("geqrt").read_write(d).write(d),
-        QrOp::Tsqrt => Kernel::builder("tsqrt").read_write(d).read_write(d).write(d),
+        QrOp::Tsqrt => Kernel::builder("tsqrt")
+            .read_write(d)
+            .read_write(d)
+            .write(d),
         QrOp::Unmqr(_) => Kernel::builder("unmqr").read(d).read(d).read_write(d),
         QrOp::Tsmqr(_) => Kernel::builder("tsmqr")
             .read(d)

@@ -91,7 +91,9 @@ impl<T: QrFloat> DArray<T> {
     pub fn qr_with(&self, ib: usize, scope: &Scope) -> Result<QrFactor<T>> {
         check_factorable(self)?;
         if ib == 0 {
-            return Err(Error::Config("qr: the inner block ib must be at least 1".into()));
+            return Err(Error::Config(
+                "qr: the inner block ib must be at least 1".into(),
+            ));
         }
         let f = QrFactor::new(self, ib);
         self.runtime()
@@ -301,9 +303,13 @@ impl<T: QrFloat> QrFactor<T> {
     pub fn form_q(&self, scope: &Scope) -> Result<DArray<T>> {
         let a = &self.a;
         let nb = a.tile_size().0;
-        let q = DArray::from_fn(a.runtime(), a.rows(), a.cols(), Blocks::square(nb), |r, c| {
-            T::from_f64(if r == c { 1.0 } else { 0.0 })
-        });
+        let q = DArray::from_fn(
+            a.runtime(),
+            a.rows(),
+            a.cols(),
+            Blocks::square(nb),
+            |r, c| T::from_f64(if r == c { 1.0 } else { 0.0 }),
+        );
         self.apply_q(Trans::No, &q, scope)?;
         Ok(q)
     }
@@ -325,10 +331,9 @@ impl<T: QrFloat> QrFactor<T> {
         for k in 0..nt {
             let tile = a.tile(k, k);
             let v = tile.to_vec()?;
-            if let Some(d) = (0..tile.cols()).find(|&d| v[d + d * tile.rows()] == T::from_f64(0.0)) {
-                return Err(Error::Singular {
-                    column: k * nb + d,
-                });
+            if let Some(d) = (0..tile.cols()).find(|&d| v[d + d * tile.rows()] == T::from_f64(0.0))
+            {
+                return Err(Error::Singular { column: k * nb + d });
             }
         }
         let rt = a.runtime();
