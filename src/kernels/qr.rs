@@ -55,6 +55,13 @@ use crate::kernels::dense::{Float, Trans};
 use crate::kernels::{Cost, Kernel, KernelCall, Launch, Shape};
 
 /// Element types of the QR kernels: `f32` and `f64`.
+///
+/// ```
+/// fn unit_roundoff<T: tessera::linalg::QrFloat>() -> f64 {
+///     T::EPSILON
+/// }
+/// assert_eq!(unit_roundoff::<f32>(), 2f64.powi(-24));
+/// ```
 pub trait QrFloat: Float + sealed::Sealed {}
 
 mod sealed {
@@ -78,6 +85,21 @@ pub(crate) enum QrOp {
 /// QR factorization of the `m x n` tile `A` (`m >= n`) in place, with accesses
 /// `(ReadWrite A, Write T)`: `A = Q R`, `R` in the upper triangle, the reflectors below it, and
 /// their block factors in the `ib x n` tile `T` (module docs).
+///
+/// ```
+/// use tessera::{Chunk, ReadWrite, Runtime, Write};
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// let a = Chunk::from_vec(&rt, 2, 1, vec![3.0f64, 4.0]);
+/// let t = Chunk::<f64>::zeros(&rt, 1, 1);
+/// rt.datadeps(|r| {
+///     r.spawn(tessera::kernels::qr::geqrt::<f64>(), (ReadWrite(&a), Write(&t)));
+/// })?;
+/// let (f, tau) = (a.to_vec()?, t.to_vec()?);
+/// assert!((f[0] + 5.0).abs() < 1e-15); // R = -||a||
+/// assert!((f[1] - 0.5).abs() < 1e-15); // v = [1; 4 / (3 + 5)]
+/// assert!((tau[0] - 1.6).abs() < 1e-15); // tau = (beta - alpha) / beta
+/// # Ok::<(), tessera::Error>(())
+/// ```
 pub fn geqrt<T: QrFloat>() -> KernelCall {
     kernel(QrOp::Geqrt, T::DTYPE).call([])
 }
@@ -87,6 +109,20 @@ pub fn geqrt<T: QrFloat>() -> KernelCall {
 /// `(ReadWrite A1, ReadWrite A2, Write T)`: `R` is overwritten by the new triangle, `A2` by
 /// the reflectors, `T` (`ib x n`) by their block factors. Below the diagonal of `A1` nothing is
 /// read or written.
+///
+/// ```
+/// use tessera::{Chunk, ReadWrite, Runtime, Write};
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// // R = [3] on top of A2 = [4]: the stacked column [3; 4] has norm 5.
+/// let a1 = Chunk::from_vec(&rt, 1, 1, vec![3.0f64]);
+/// let a2 = Chunk::from_vec(&rt, 1, 1, vec![4.0f64]);
+/// let t = Chunk::<f64>::zeros(&rt, 1, 1);
+/// rt.datadeps(|r| {
+///     r.spawn(tessera::kernels::qr::tsqrt::<f64>(), (ReadWrite(&a1), ReadWrite(&a2), Write(&t)));
+/// })?;
+/// assert!((a1.to_vec()?[0] + 5.0).abs() < 1e-15);
+/// # Ok::<(), tessera::Error>(())
+/// ```
 pub fn tsqrt<T: QrFloat>() -> KernelCall {
     kernel(QrOp::Tsqrt, T::DTYPE).call([])
 }
@@ -94,6 +130,24 @@ pub fn tsqrt<T: QrFloat>() -> KernelCall {
 /// `C = Q^T C` ([`Trans::Yes`]) or `C = Q C` ([`Trans::No`]) with `Q` the product of
 /// [`geqrt`]'s reflectors, with accesses `(Read V, Read T, ReadWrite C)`: `V` is the factored
 /// `m x k` tile (only below its diagonal is read), `T` its `ib x k` factors, `C` is `m x n`.
+///
+/// ```
+/// use tessera::{Chunk, Read, ReadWrite, Runtime, Write};
+/// use tessera::kernels::qr;
+/// use tessera::linalg::Trans;
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// let a = Chunk::from_vec(&rt, 2, 1, vec![3.0f64, 4.0]);
+/// let t = Chunk::<f64>::zeros(&rt, 1, 1);
+/// let c = Chunk::from_vec(&rt, 2, 1, vec![1.0f64, 2.0]);
+/// rt.datadeps(|r| {
+///     r.spawn(qr::geqrt::<f64>(), (ReadWrite(&a), Write(&t)));
+///     r.spawn(qr::unmqr::<f64>(Trans::Yes), (Read(&a), Read(&t), ReadWrite(&c)));
+///     r.spawn(qr::unmqr::<f64>(Trans::No), (Read(&a), Read(&t), ReadWrite(&c)));
+/// })?;
+/// let back = c.to_vec()?; // Q Q^T c = c
+/// assert!((back[0] - 1.0).abs() < 1e-15 && (back[1] - 2.0).abs() < 1e-15);
+/// # Ok::<(), tessera::Error>(())
+/// ```
 pub fn unmqr<T: QrFloat>(trans: Trans) -> KernelCall {
     kernel(QrOp::Unmqr(trans), T::DTYPE).call([])
 }
@@ -103,12 +157,36 @@ pub fn unmqr<T: QrFloat>(trans: Trans) -> KernelCall {
 /// `(Read V2, Read T, ReadWrite C1, ReadWrite C2)`: `V2` is the `m2 x k` reflector tile, `T` its
 /// `ib x k` factors, `C1` is `m1 x n` (`m1 >= k`; only its top `k` rows change) and `C2` is
 /// `m2 x n`.
+///
+/// ```
+/// use tessera::{Chunk, Read, ReadWrite, Runtime, Write};
+/// use tessera::kernels::qr;
+/// use tessera::linalg::Trans;
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// let (a1, a2) = (Chunk::from_vec(&rt, 1, 1, vec![3.0f64]), Chunk::from_vec(&rt, 1, 1, vec![4.0f64]));
+/// let t = Chunk::<f64>::zeros(&rt, 1, 1);
+/// // Apply Q^T to the same column: it becomes [-5; 0].
+/// let (c1, c2) = (Chunk::from_vec(&rt, 1, 1, vec![3.0f64]), Chunk::from_vec(&rt, 1, 1, vec![4.0f64]));
+/// rt.datadeps(|r| {
+///     r.spawn(qr::tsqrt::<f64>(), (ReadWrite(&a1), ReadWrite(&a2), Write(&t)));
+///     r.spawn(qr::tsmqr::<f64>(Trans::Yes), (Read(&a2), Read(&t), ReadWrite(&c1), ReadWrite(&c2)));
+/// })?;
+/// assert!((c1.to_vec()?[0] + 5.0).abs() < 1e-15 && c2.to_vec()?[0].abs() < 1e-15);
+/// # Ok::<(), tessera::Error>(())
+/// ```
 pub fn tsmqr<T: QrFloat>(trans: Trans) -> KernelCall {
     kernel(QrOp::Tsmqr(trans), T::DTYPE).call([])
 }
 
 /// The descriptors of the QR kernels by name, for tools that pick one at run time: `geqrt`,
 /// `tsqrt`, `unmqr_n`, `unmqr_t`, `tsmqr_n`, `tsmqr_t`.
+///
+/// ```
+/// use tessera::DType;
+/// use tessera::kernels::qr::kernel_by_name;
+/// assert_eq!(kernel_by_name("tsmqr_t", DType::F64).unwrap().name(), "tsmqr");
+/// assert!(kernel_by_name("geqrt", DType::F16).is_none());
+/// ```
 pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
     if !matches!(dtype, DType::F32 | DType::F64) {
         return None;

@@ -26,6 +26,11 @@ use crate::runtime::scope::Scope;
 use crate::{Read, ReadWrite, Write};
 
 /// The inner block size [`DArray::qr`] uses for `nb x nb` tiles: 32, or `nb` if smaller.
+///
+/// ```
+/// assert_eq!(tessera::linalg::default_inner_block(256), 32);
+/// assert_eq!(tessera::linalg::default_inner_block(8), 8);
+/// ```
 pub fn default_inner_block(nb: usize) -> usize {
     nb.clamp(1, 32)
 }
@@ -88,6 +93,15 @@ impl<T: QrFloat> DArray<T> {
     ///
     /// # Errors
     /// As [`DArray::qr`]; [`Error::Config`] if `ib` is 0.
+    ///
+    /// ```
+    /// use tessera::{Blocks, DArray, Runtime, Scope};
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// let a = DArray::<f32>::rand(&rt, 50, 50, Blocks::square(16), 3);
+    /// let f = a.qr_with(8, &Scope::cpu())?;
+    /// assert_eq!(f.inner_block(), 8);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn qr_with(&self, ib: usize, scope: &Scope) -> Result<QrFactor<T>> {
         check_factorable(self)?;
         if ib == 0 {
@@ -160,11 +174,28 @@ impl<T: QrFloat> QrFactor<T> {
     }
 
     /// The factored matrix: `R` in the upper triangle, the reflectors below it.
+    ///
+    /// ```
+    /// use tessera::{Blocks, DArray, Runtime};
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// let a = DArray::<f64>::from_fn(&rt, 2, 1, Blocks::square(2), |r, _| [3.0, 4.0][r]);
+    /// let r = a.qr()?.factored().to_vec()?;
+    /// assert!((r[0] + 5.0).abs() < 1e-15); // R(0, 0) = -5
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn factored(&self) -> &DArray<T> {
         &self.a
     }
 
     /// The inner block size the factorization used.
+    ///
+    /// ```
+    /// use tessera::{Blocks, DArray, Runtime};
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// let a = DArray::<f64>::rand(&rt, 64, 64, Blocks::square(64), 1);
+    /// assert_eq!(a.qr()?.inner_block(), 32);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn inner_block(&self) -> usize {
         self.ib
     }
@@ -287,6 +318,20 @@ impl<T: QrFloat> QrFactor<T> {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if `B`'s rows or row tiles differ from `A`'s; task failures.
+    ///
+    /// ```
+    /// use tessera::{Blocks, DArray, Runtime, Scope};
+    /// use tessera::linalg::Trans;
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// let a = DArray::<f64>::rand(&rt, 9, 4, Blocks::square(4), 1);
+    /// let b = DArray::<f64>::rand(&rt, 9, 2, Blocks::square(4), 2);
+    /// let b0 = b.to_vec()?;
+    /// let f = a.qr()?;
+    /// f.apply_q(Trans::Yes, &b, &Scope::all())?; // Q^T B
+    /// f.apply_q(Trans::No, &b, &Scope::all())?; // Q Q^T B = B
+    /// assert!(b.to_vec()?.iter().zip(&b0).all(|(x, y)| (x - y).abs() < 1e-14));
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn apply_q(&self, trans: Trans, b: &DArray<T>, scope: &Scope) -> Result<()> {
         self.check_rhs(b, "apply_q")?;
         self.a
@@ -300,6 +345,16 @@ impl<T: QrFloat> QrFactor<T> {
     ///
     /// # Errors
     /// Task failures.
+    ///
+    /// ```
+    /// use tessera::{Blocks, DArray, Runtime, Scope};
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// let a = DArray::<f64>::rand(&rt, 7, 3, Blocks::square(2), 5);
+    /// let q = a.qr()?.form_q(&Scope::all())?.to_vec()?;
+    /// let norm: f64 = q[..7].iter().map(|x| x * x).sum();
+    /// assert!((norm - 1.0).abs() < 1e-14);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn form_q(&self, scope: &Scope) -> Result<DArray<T>> {
         let a = &self.a;
         let nb = a.tile_size().0;
@@ -323,6 +378,24 @@ impl<T: QrFloat> QrFactor<T> {
     /// [`Error::Singular`] with the column of the first zero on `R`'s diagonal (`A` is rank
     /// deficient; nothing is solved, `B` is left as it was); [`Error::ShapeMismatch`] if `B`'s
     /// rows or row tiles differ from `A`'s; task failures.
+    ///
+    /// ```
+    /// use tessera::{Blocks, DArray, Error, Runtime, Scope};
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// // A square system A x = b with A = [[2, 0], [0, 4]].
+    /// let a = DArray::<f64>::from_fn(&rt, 2, 2, Blocks::square(1), |r, c| {
+    ///     if r == c { 2.0 * (r + 1) as f64 } else { 0.0 }
+    /// });
+    /// let b = DArray::<f64>::from_fn(&rt, 2, 1, Blocks::square(1), |r, _| 4.0);
+    /// let x = a.qr()?.solve_least_squares(&b, &Scope::all())?.to_vec()?;
+    /// assert!((x[0] - 2.0).abs() < 1e-15 && (x[1] - 1.0).abs() < 1e-15);
+    /// // A zero column: rank deficient.
+    /// let z = DArray::<f64>::from_fn(&rt, 2, 2, Blocks::square(1), |r, c| (c * (r + 1)) as f64);
+    /// let b = DArray::<f64>::from_fn(&rt, 2, 1, Blocks::square(1), |_, _| 1.0);
+    /// let e = z.qr()?.solve_least_squares(&b, &Scope::all());
+    /// assert!(matches!(e, Err(Error::Singular { column: 0 })));
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn solve_least_squares(&self, b: &DArray<T>, scope: &Scope) -> Result<DArray<T>> {
         self.check_rhs(b, "solve_least_squares")?;
         let a = &self.a;
