@@ -691,3 +691,21 @@ fn qr_kernels_reject_bad_shapes_with_a_typed_error() {
         "{e}"
     );
 }
+
+#[test]
+fn qr_with_tiles_past_the_gpu_loop_budget_fails_cleanly_without_a_cpu() {
+    // lavapipe stops loops after 65535 iterations per invocation; the factorization kernels
+    // of 200-tiles need more, so a GPU-only run must fail with a typed error, not hang or
+    // return garbage.
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    let a = DArray::<f32>::rand(&rt, 200, 200, Blocks::square(200), 9);
+    let result = within(WATCHDOG, "qr of 200-tiles on the gpu", move || {
+        a.qr().map(|_| ())
+    });
+    if common::adapter() == "lavapipe" {
+        let e = result.expect_err("geqrt of a 200-tile exceeds lavapipe's loop budget");
+        assert!(e.to_string().contains("loop-budget"), "{e}");
+    }
+}
