@@ -1,7 +1,10 @@
 //! Tile QR: the kernels `geqrt`, `tsqrt`, `unmqr`, `tsmqr` one by one (CPU and GPU), then
 //! `DArray::qr` with `QrFactor::form_q`, `apply_q` and `solve_least_squares` on ragged, tall and
 //! square matrices, f64 and f32, under the CPU, one GPU (lavapipe), CPU + GPU, three virtual
-//! GPUs, and three virtual GPUs + CPU; then bad input.
+//! GPUs, and three virtual GPUs + CPU; factors made on one processor and applied on the other
+//! (the block-factor format is shared); then bad input (wide matrices, rectangular tiles,
+//! `ib = 0`, mismatched right-hand sides, rank deficiency, bad tile shapes, tiles past lavapipe's
+//! loop budget in a GPU-only run), each a typed error.
 //!
 //! Inputs are seeded (ChaCha8, entries in [-1, 1] rounded to the element type). Everything is
 //! checked in f64 on the host against the rounded inputs. Poison: the `T` tiles the kernels
