@@ -7,6 +7,8 @@
 //! timing. The faer baseline calls the same CPU kernel directly on the calling thread, with no
 //! runtime in between. FLOP counts: GEMM 2n^3, SYRK n^2 (n + 1), TRSM n^3, POTRF n^3/3.
 
+mod qr;
+
 use std::time::Instant;
 
 use half::f16;
@@ -369,8 +371,9 @@ pub fn dense_kernel_faer(name: &str, dtype: DType, n: usize, reps: usize) -> Res
 }
 
 /// The tiled algorithms `tessera bench` measures: `cholesky` (n^3/3 flops), `matmul`
-/// (`C = A B`, 2n^3) and `trsm` (`L X = B`, n^3), on order-`n` matrices.
-pub const ALGORITHMS: [&str; 3] = ["cholesky", "matmul", "trsm"];
+/// (`C = A B`, 2n^3), `trsm` (`L X = B`, n^3) and `qr` (Householder `A = Q R`, 4n^3/3), on
+/// order-`n` matrices.
+pub const ALGORITHMS: [&str; 4] = ["cholesky", "matmul", "trsm", "qr"];
 
 /// Floating-point operations of algorithm `name` at order `n`.
 ///
@@ -382,8 +385,9 @@ pub fn algorithm_flops(name: &str, n: usize) -> Result<f64> {
         "cholesky" => Ok(n * n * n / 3.0),
         "matmul" => Ok(2.0 * n * n * n),
         "trsm" => Ok(n * n * n),
+        "qr" => Ok(4.0 * n * n * n / 3.0),
         other => Err(Error::Config(format!(
-            "unknown algorithm `{other}`: use cholesky, matmul or trsm"
+            "unknown algorithm `{other}`: use cholesky, matmul, trsm or qr"
         ))),
     }
 }
@@ -434,6 +438,7 @@ pub fn algorithm<T: dense::Float>(
                 c.gemm(1.0, &a, Trans::No, &b, Trans::No, 0.0, scope)?;
                 t.elapsed().as_secs_f64()
             }
+            "qr" => qr::tessera_seconds(rt, T::DTYPE, n, nb, scope)?,
             _ => {
                 let a = DArray::<T>::from_fn(rt, n, n, blocks, |r, c| {
                     T::from_f64(lower_element(14, n, r, c))
@@ -462,7 +467,7 @@ pub fn algorithm<T: dense::Float>(
 }
 
 /// Measures faer's own parallel routine for the same problem as [`algorithm`] (faer's
-/// `llt`, `matmul` and `solve_lower_triangular_in_place` on rayon's global pool, which has one
+/// `llt`, `matmul`, `solve_lower_triangular_in_place` and `qr_in_place` on rayon's global pool, which has one
 /// thread per core unless `RAYON_NUM_THREADS` says otherwise).
 ///
 /// # Errors
@@ -505,6 +510,7 @@ where
                 );
                 t.elapsed().as_secs_f64()
             }
+            "qr" => qr::faer_seconds(T::DTYPE, n)?,
             _ => {
                 let a = Mat::<T>::from_fn(n, n, |r, c| T::from_f64(lower_element(14, n, r, c)));
                 let mut b = Mat::<T>::from_fn(n, n, |r, c| {

@@ -9,6 +9,7 @@ mod dense;
 mod elementwise;
 mod errors;
 mod linalg;
+mod qr;
 mod runtime;
 mod scheduler;
 mod serial_equivalence;

@@ -31,10 +31,21 @@ pub(crate) const TRSM_SG: &str = include_str!("../../shaders/trsm_sg.wgsl");
 pub(crate) const TRSM_VEC4: &str = include_str!("../../shaders/trsm_vec4.wgsl");
 /// `shaders/potrf.wgsl`, owned by `gpu/kernels/potrf.rs`.
 pub(crate) const POTRF: &str = include_str!("../../shaders/potrf.wgsl");
+/// `shaders/geqrt.wgsl`, owned by `gpu/kernels/qr.rs`.
+pub(crate) const GEQRT: &str = include_str!("../../shaders/geqrt.wgsl");
+/// `shaders/tsqrt.wgsl`, owned by `gpu/kernels/qr.rs`.
+pub(crate) const TSQRT: &str = include_str!("../../shaders/tsqrt.wgsl");
+/// `shaders/unmqr.wgsl`, owned by `gpu/kernels/qr.rs`.
+pub(crate) const UNMQR: &str = include_str!("../../shaders/unmqr.wgsl");
+/// `shaders/tsmqr.wgsl`, owned by `gpu/kernels/qr.rs`.
+pub(crate) const TSMQR: &str = include_str!("../../shaders/tsmqr.wgsl");
 
 /// Element types of the dense kernels.
 #[cfg(test)]
 const DENSE: &[DType] = &[DType::F32, DType::F64, DType::F16];
+/// Element types of the QR kernels.
+#[cfg(test)]
+const QR: &[DType] = &[DType::F32, DType::F64];
 
 /// Every built-in shader family: its name, its source, and the element types it is built for
 /// (what the naga test translates).
@@ -57,6 +68,10 @@ pub(crate) const FAMILIES: &[(&str, &str, &[DType], Prelude)] = &[
     ("trsm_sg", TRSM_SG, DENSE, Prelude::Dense),
     ("trsm_vec4", TRSM_VEC4, DENSE, Prelude::Dense),
     ("potrf", POTRF, DENSE, Prelude::Dense),
+    ("geqrt", GEQRT, QR, Prelude::Dense),
+    ("tsqrt", TSQRT, QR, Prelude::Dense),
+    ("unmqr", UNMQR, QR, Prelude::Dense),
+    ("tsmqr", TSMQR, QR, Prelude::Dense),
 ];
 
 /// Which prelude a shader family is written against.

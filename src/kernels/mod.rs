@@ -8,6 +8,7 @@ mod cpu_task;
 pub mod dense;
 mod gpu_kernel;
 pub(crate) mod params;
+pub mod qr;
 
 use std::fmt;
 use std::sync::Arc;

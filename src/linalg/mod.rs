@@ -1,7 +1,9 @@
 //! Tiled linear algebra on [`DArray`]s, each algorithm a datadeps region of tile kernels written
 //! once for every processor mix: [`cholesky`](DArray::cholesky), [`gemm`](DArray::gemm),
-//! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve) and
-//! [`syrk`](DArray::syrk). A [`Scope`](crate::Scope) chooses the processors.
+//! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve),
+//! [`syrk`](DArray::syrk), and Householder QR ([`qr`](DArray::qr), giving a [`QrFactor`] that
+//! applies `Q`, forms it, and solves least-squares problems). A [`Scope`](crate::Scope) chooses
+//! the processors.
 //!
 //! The tiled algorithms are the classical right-looking ones of PLASMA and Dagger.jl (Buttari,
 //! Langou, Kurzak, Dongarra, "A class of parallel tiled linear algebra algorithms for multicore
@@ -13,6 +15,7 @@
 
 mod cholesky;
 mod matmul;
+mod qr;
 mod residual;
 mod trsm;
 
@@ -21,6 +24,8 @@ use crate::error::{ChunkId, Error, KernelError};
 use crate::kernels::dense::Float;
 
 pub use crate::kernels::dense::{Diag, Side, Trans, Uplo};
+pub use crate::kernels::qr::QrFloat;
+pub use qr::{QrFactor, default_inner_block};
 pub use residual::cholesky_residual;
 
 /// Maps a failed `potrf` on a diagonal tile to the matrix-level error: the global column of the

@@ -220,6 +220,8 @@ enum BenchWhat {
     Matmul(AlgorithmArgs),
     /// Tiled L X = B with a matrix right-hand side, against faer's parallel triangular solve.
     Trsm(AlgorithmArgs),
+    /// Tiled Householder QR (4n^3/3 flops), against faer's parallel QR.
+    Qr(AlgorithmArgs),
 }
 
 #[derive(clap::Args)]
@@ -315,6 +317,9 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             what: BenchWhat::Trsm(args),
         }) => args.run(&cli, "trsm"),
+        Some(Command::Bench {
+            what: BenchWhat::Qr(args),
+        }) => args.run(&cli, "qr"),
         Some(Command::Simulate {
             what: SimulateWhat::Cholesky(a),
         }) => simulate::cholesky(&simulate::Simulate {

@@ -4,6 +4,7 @@
 pub(crate) mod elementwise;
 mod gemm;
 mod potrf;
+pub(crate) mod qr;
 pub(crate) mod submatrix;
 mod syrk;
 mod trsm;
