@@ -9,6 +9,7 @@ mod dense;
 mod elementwise;
 mod errors;
 mod linalg;
+mod lu;
 mod runtime;
 mod scheduler;
 mod serial_equivalence;

@@ -6,6 +6,8 @@
 
 pub(crate) mod dense;
 pub(crate) mod elementwise;
+pub(crate) mod getrf;
+pub(crate) mod laswp;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

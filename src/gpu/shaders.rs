@@ -31,6 +31,10 @@ pub(crate) const TRSM_SG: &str = include_str!("../../shaders/trsm_sg.wgsl");
 pub(crate) const TRSM_VEC4: &str = include_str!("../../shaders/trsm_vec4.wgsl");
 /// `shaders/potrf.wgsl`, owned by `gpu/kernels/potrf.rs`.
 pub(crate) const POTRF: &str = include_str!("../../shaders/potrf.wgsl");
+/// `shaders/getrf.wgsl`, owned by `gpu/kernels/getrf.rs`.
+pub(crate) const GETRF: &str = include_str!("../../shaders/getrf.wgsl");
+/// `shaders/laswp.wgsl`, owned by `gpu/kernels/laswp.rs`.
+pub(crate) const LASWP: &str = include_str!("../../shaders/laswp.wgsl");
 
 /// Element types of the dense kernels.
 #[cfg(test)]
@@ -57,6 +61,8 @@ pub(crate) const FAMILIES: &[(&str, &str, &[DType], Prelude)] = &[
     ("trsm_sg", TRSM_SG, DENSE, Prelude::Dense),
     ("trsm_vec4", TRSM_VEC4, DENSE, Prelude::Dense),
     ("potrf", POTRF, DENSE, Prelude::Dense),
+    ("getrf", GETRF, DENSE, Prelude::Dense),
+    ("laswp", LASWP, DENSE, Prelude::Dense),
 ];
 
 /// Which prelude a shader family is written against.

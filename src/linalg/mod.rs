@@ -12,7 +12,9 @@
 //! Math names: `i, j, k, l` tile indices, `mt, nt, kt` tile counts.
 
 mod cholesky;
+mod lu;
 mod matmul;
+mod mixed;
 mod residual;
 mod trsm;
 
@@ -21,6 +23,8 @@ use crate::error::{ChunkId, Error, KernelError};
 use crate::kernels::dense::Float;
 
 pub use crate::kernels::dense::{Diag, Side, Trans, Uplo};
+pub use lu::{Pivots, Structure};
+pub use mixed::{ITERATIONS, Refinement};
 pub use residual::cholesky_residual;
 
 /// Maps a failed `potrf` on a diagonal tile to the matrix-level error: the global column of the
