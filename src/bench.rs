@@ -369,8 +369,9 @@ pub fn dense_kernel_faer(name: &str, dtype: DType, n: usize, reps: usize) -> Res
 }
 
 /// The tiled algorithms `tessera bench` measures: `cholesky` (n^3/3 flops), `matmul`
-/// (`C = A B`, 2n^3) and `trsm` (`L X = B`, n^3), on order-`n` matrices.
-pub const ALGORITHMS: [&str; 3] = ["cholesky", "matmul", "trsm"];
+/// (`C = A B`, 2n^3), `trsm` (`L X = B`, n^3), `lu` (with partial pivoting, 2n^3/3) and `solve`
+/// (`A X = B` by LU, B with n columns: 2n^3/3 + 2n^3), on order-`n` matrices.
+pub const ALGORITHMS: [&str; 5] = ["cholesky", "matmul", "trsm", "lu", "solve"];
 
 /// Floating-point operations of algorithm `name` at order `n`.
 ///
@@ -382,8 +383,10 @@ pub fn algorithm_flops(name: &str, n: usize) -> Result<f64> {
         "cholesky" => Ok(n * n * n / 3.0),
         "matmul" => Ok(2.0 * n * n * n),
         "trsm" => Ok(n * n * n),
+        "lu" => Ok(2.0 * n * n * n / 3.0),
+        "solve" => Ok(2.0 * n * n * n / 3.0 + 2.0 * n * n * n),
         other => Err(Error::Config(format!(
-            "unknown algorithm `{other}`: use cholesky, matmul or trsm"
+            "unknown algorithm `{other}`: use cholesky, matmul, trsm, lu or solve"
         ))),
     }
 }
@@ -412,7 +415,7 @@ pub fn algorithm<T: dense::Float>(
     reps: usize,
 ) -> Result<Stats> {
     use crate::array::{Blocks, DArray};
-    use crate::linalg::{Diag, Side, Trans, Uplo};
+    use crate::linalg::{Diag, Side, Structure, Trans, Uplo};
     let flops = algorithm_flops(name, n)?;
     let blocks = Blocks::square(nb);
     let mut samples = Vec::new();
@@ -432,6 +435,21 @@ pub fn algorithm<T: dense::Float>(
                 rt.wait_idle();
                 let t = Instant::now();
                 c.gemm(1.0, &a, Trans::No, &b, Trans::No, 0.0, scope)?;
+                t.elapsed().as_secs_f64()
+            }
+            "lu" => {
+                let a = DArray::<T>::rand(rt, n, n, blocks, 16);
+                rt.wait_idle();
+                let t = Instant::now();
+                a.lu_with(scope)?;
+                t.elapsed().as_secs_f64()
+            }
+            "solve" => {
+                let a = DArray::<T>::rand(rt, n, n, blocks, 16);
+                let b = DArray::<T>::rand(rt, n, n, blocks, 17);
+                rt.wait_idle();
+                let t = Instant::now();
+                a.solve(Structure::General, &b, scope)?;
                 t.elapsed().as_secs_f64()
             }
             _ => {
@@ -462,7 +480,8 @@ pub fn algorithm<T: dense::Float>(
 }
 
 /// Measures faer's own parallel routine for the same problem as [`algorithm`] (faer's
-/// `llt`, `matmul` and `solve_lower_triangular_in_place` on rayon's global pool, which has one
+/// `llt`, `matmul`, `solve_lower_triangular_in_place`, and `lu::partial_pivoting`'s
+/// `lu_in_place` (then `solve_in_place` for `solve`) on rayon's global pool, which has one
 /// thread per core unless `RAYON_NUM_THREADS` says otherwise).
 ///
 /// # Errors
@@ -503,6 +522,38 @@ where
                     T::from_f64(1.0),
                     par,
                 );
+                t.elapsed().as_secs_f64()
+            }
+            "lu" | "solve" => {
+                use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+                use faer::linalg::lu::partial_pivoting::{factor, solve};
+                let mut a = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::element_random(16, r, c))
+                });
+                let mut b = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::element_random(17, r, c))
+                });
+                let (mut fwd, mut inv) = (vec![0usize; n], vec![0usize; n]);
+                let params = Default::default();
+                let mut mem = MemBuffer::new(StackReq::any_of(&[
+                    factor::lu_in_place_scratch::<usize, T>(n, n, par, params),
+                    solve::solve_in_place_scratch::<usize, T>(n, n, par),
+                ]));
+                let stack = MemStack::new(&mut mem);
+                let t = Instant::now();
+                let (_, perm) =
+                    factor::lu_in_place(a.as_mut(), &mut fwd, &mut inv, par, stack, params);
+                if name == "solve" {
+                    solve::solve_in_place_with_conj(
+                        a.as_ref(),
+                        a.as_ref(),
+                        perm,
+                        faer::Conj::No,
+                        b.as_mut(),
+                        par,
+                        stack,
+                    );
+                }
                 t.elapsed().as_secs_f64()
             }
             _ => {

@@ -307,8 +307,7 @@ pub(crate) fn open(
     tune: TuneConfig,
     masked: Caps,
 ) -> Result<GpuDevice> {
-    let features =
-        adapter.features() & info::wanted_features() & !info::features_of(masked);
+    let features = adapter.features() & info::wanted_features() & !info::features_of(masked);
     let mut info = info.clone();
     info.caps = info.caps.missing_from(masked);
     let info = &info;

@@ -160,12 +160,19 @@ fn cost(op: LuOp, l: &Launch<'_>) -> Cost {
 
 fn check(op: LuOp, l: &Launch<'_>) -> Result<(), KernelError> {
     let s = l.shapes;
-    let bad = |what: String| Err(KernelError::InvalidArgument(format!("{}: {what}", op.name())));
+    let bad = |what: String| {
+        Err(KernelError::InvalidArgument(format!(
+            "{}: {what}",
+            op.name()
+        )))
+    };
     match op {
         LuOp::Getrf | LuOp::GetrfNopiv => {
             let (m, w) = (s[0].rows, s[0].cols);
             if m < w {
-                return bad(format!("the panel is {m}x{w}; it needs at least as many rows as columns"));
+                return bad(format!(
+                    "the panel is {m}x{w}; it needs at least as many rows as columns"
+                ));
             }
             if op == LuOp::Getrf && s[1].len() != m + w {
                 return bad(format!(

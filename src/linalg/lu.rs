@@ -129,9 +129,7 @@ pub(crate) fn require_tall<T: Float>(a: &DArray<T>, op: &str) -> Result<()> {
     if a.rows() < a.cols() || mb != nb {
         return Err(Error::ShapeMismatch {
             op: op.to_string(),
-            detail: format!(
-                "needs at least as many rows as columns and square tiles, got {a:?}"
-            ),
+            detail: format!("needs at least as many rows as columns and square tiles, got {a:?}"),
         });
     }
     Ok(())
@@ -219,7 +217,11 @@ pub(crate) fn spawn_lu<T: Float>(r: &Region<'_>, a: &DArray<T>, pivot: bool) -> 
             for i in k + 1..mt {
                 r.task(dense::gemm::<T>(Trans::No, Trans::No, minus, one))
                     .priority(prio(stage))
-                    .spawn((Read(a.tile(i, k)), Read(a.tile(k, j)), ReadWrite(a.tile(i, j))));
+                    .spawn((
+                        Read(a.tile(i, k)),
+                        Read(a.tile(k, j)),
+                        ReadWrite(a.tile(i, j)),
+                    ));
             }
         }
     }
@@ -244,9 +246,11 @@ fn spawn_laswp<T: Float>(
 ) {
     let top = tiles[0];
     let save = Chunk::<T>::zeros(top.runtime(), top.rows(), top.cols());
-    r.task(lu::laswp_save::<T>())
-        .priority(priority)
-        .spawn((Read(piv), ReadWrite(top), Write(&save)));
+    r.task(lu::laswp_save::<T>()).priority(priority).spawn((
+        Read(piv),
+        ReadWrite(top),
+        Write(&save),
+    ));
     for (x, tile) in tiles.iter().enumerate().skip(1) {
         r.task(lu::laswp_pair::<T>(x * nb))
             .priority(priority)
@@ -270,7 +274,16 @@ pub(crate) fn spawn_lu_solve<T: Float>(
         }
     }
     super::trsm::spawn_trsm(r, a, Side::Left, Uplo::Lower, Trans::No, Diag::Unit, 1.0, b);
-    super::trsm::spawn_trsm(r, a, Side::Left, Uplo::Upper, Trans::No, Diag::NonUnit, 1.0, b);
+    super::trsm::spawn_trsm(
+        r,
+        a,
+        Side::Left,
+        Uplo::Upper,
+        Trans::No,
+        Diag::NonUnit,
+        1.0,
+        b,
+    );
 }
 
 impl<T: Float> DArray<T> {

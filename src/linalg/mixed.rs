@@ -48,7 +48,11 @@ impl Host {
 
     fn norm_inf(&self) -> f64 {
         (0..self.rows)
-            .map(|r| (0..self.cols).map(|c| self.v[r + c * self.rows].abs()).sum::<f64>())
+            .map(|r| {
+                (0..self.cols)
+                    .map(|c| self.v[r + c * self.rows].abs())
+                    .sum::<f64>()
+            })
             .fold(0.0, f64::max)
     }
 }
@@ -159,11 +163,20 @@ impl DArray<f64> {
             return Ok(outcome);
         }
         // The f64 fallback, on a copy of A.
-        let f = DArray::from_slice(self.runtime(), n, n, &a.v, Blocks::square(self.tile_size().0));
-        let x = DArray::from_slice(self.runtime(), n, bh.cols, &bh.v, Blocks::new(
-            b.tile_size().0,
-            b.tile_size().1,
-        ));
+        let f = DArray::from_slice(
+            self.runtime(),
+            n,
+            n,
+            &a.v,
+            Blocks::square(self.tile_size().0),
+        );
+        let x = DArray::from_slice(
+            self.runtime(),
+            n,
+            bh.cols,
+            &bh.v,
+            Blocks::new(b.tile_size().0, b.tile_size().1),
+        );
         f.solve(super::Structure::General, &x, scope)?;
         let xh = host_of(&x)?;
         store(b, &xh)?;

@@ -220,6 +220,12 @@ enum BenchWhat {
     Matmul(AlgorithmArgs),
     /// Tiled L X = B with a matrix right-hand side, against faer's parallel triangular solve.
     Trsm(AlgorithmArgs),
+    /// Tiled LU with partial pivoting (2n^3/3 flops), against faer's parallel
+    /// `lu::partial_pivoting`.
+    Lu(AlgorithmArgs),
+    /// A X = B by tiled LU and triangular solves, B with n columns, against faer's parallel LU
+    /// and solve.
+    Solve(AlgorithmArgs),
 }
 
 #[derive(clap::Args)]
@@ -315,6 +321,12 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             what: BenchWhat::Trsm(args),
         }) => args.run(&cli, "trsm"),
+        Some(Command::Bench {
+            what: BenchWhat::Lu(args),
+        }) => args.run(&cli, "lu"),
+        Some(Command::Bench {
+            what: BenchWhat::Solve(args),
+        }) => args.run(&cli, "solve"),
         Some(Command::Simulate {
             what: SimulateWhat::Cholesky(a),
         }) => simulate::cholesky(&simulate::Simulate {
