@@ -1,7 +1,12 @@
 //! Tiled linear algebra on [`DArray`]s, each algorithm a datadeps region of tile kernels written
 //! once for every processor mix: [`cholesky`](DArray::cholesky), [`gemm`](DArray::gemm),
-//! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve) and
-//! [`syrk`](DArray::syrk). A [`Scope`](crate::Scope) chooses the processors.
+//! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve),
+//! [`syrk`](DArray::syrk), LU with partial pivoting ([`lu`](DArray::lu), with its
+//! [`Pivots`]) and without ([`lu_nopiv`](DArray::lu_nopiv)), [`lu_solve`](DArray::lu_solve),
+//! [`solve`](DArray::solve) for general and SPD matrices ([`Structure`]),
+//! [`inverse`](DArray::inverse), and the mixed-precision f64 solve
+//! [`solve_mixed`](DArray::solve_mixed) (f32 factors, f64 refinement: f64 answers from GPUs
+//! without `SHADER_F64`). A [`Scope`](crate::Scope) chooses the processors.
 //!
 //! The tiled algorithms are the classical right-looking ones of PLASMA and Dagger.jl (Buttari,
 //! Langou, Kurzak, Dongarra, "A class of parallel tiled linear algebra algorithms for multicore
