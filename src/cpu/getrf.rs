@@ -78,6 +78,65 @@ pub(crate) fn run(t: &mut CpuTask<'_>, pivot: bool) -> Result<(), KernelError> {
     result
 }
 
+/// `getrf` on a panel left in its tiles (arguments `0..n`, pivots last): gathered into one
+/// column-major buffer, factored, scattered back.
+pub(crate) fn run_tiles(t: &mut CpuTask<'_>) -> Result<(), KernelError> {
+    match t.shape(0).dtype {
+        DType::F32 => tiles_typed::<f32, f32>(t, |v| v, |v| v),
+        DType::F64 => tiles_typed::<f64, f64>(t, |v| v, |v| v),
+        DType::F16 => tiles_typed::<f16, f32>(t, f16::to_f32, f16::from_f32),
+        d => Err(KernelError::InvalidArgument(format!(
+            "getrf takes f32, f64 or f16, not {d}"
+        ))),
+    }
+}
+
+/// [`run_tiles`] for tiles of `S` factored in `T`.
+fn tiles_typed<S: crate::Element + Copy, T: Real>(
+    t: &mut CpuTask<'_>,
+    widen: impl Fn(S) -> T,
+    narrow: impl Fn(T) -> S,
+) -> Result<(), KernelError> {
+    let n = t.len() - 1;
+    let par = if t.threads() > 1 {
+        Par::rayon(t.threads())
+    } else {
+        Par::Seq
+    };
+    let tiles: Vec<_> = (0..n).map(|i| t.tile_mut::<S>(i)).collect();
+    let w = tiles[0].cols;
+    let m: usize = tiles.iter().map(|x| x.rows).sum();
+    let mut panel = Vec::with_capacity(m * w);
+    for c in 0..w {
+        for x in &tiles {
+            panel.extend(
+                x.data[c * x.rows..(c + 1) * x.rows]
+                    .iter()
+                    .map(|&v| widen(v)),
+            );
+        }
+    }
+    let mut perm = vec![0u32; m];
+    let result = factor(&mut panel, m, w, Some(&mut perm), par);
+    let mut at = 0;
+    let mut tiles = tiles;
+    for c in 0..w {
+        for x in tiles.iter_mut() {
+            for (d, &v) in x.data[c * x.rows..(c + 1) * x.rows]
+                .iter_mut()
+                .zip(&panel[at..at + x.rows])
+            {
+                *d = narrow(v);
+            }
+            at += x.rows;
+        }
+    }
+    let piv = t.tile_mut::<u32>(n);
+    piv.data[..m].copy_from_slice(&perm);
+    piv.data[m..].copy_from_slice(&interchanges(&perm, w));
+    result
+}
+
 /// Factors the column-major `m x w` panel `a`; with `perm`, with partial pivoting, writing the
 /// permutation there.
 fn factor<T: Real>(

@@ -30,6 +30,57 @@ pub(crate) fn pair(t: &mut CpuTask<'_>) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// `laswp` on a whole tile column: `(Read pivots, ReadWrite tile_0, ..)`, the interchanges in
+/// order, column by column (the top's column stays in cache while the rows below are visited).
+pub(crate) fn tiles(t: &mut CpuTask<'_>) -> Result<(), KernelError> {
+    match t.shape(1).dtype {
+        DType::F64 => tiles_typed::<f64>(t),
+        DType::F32 => tiles_typed::<f32>(t),
+        DType::F16 => tiles_typed::<f16>(t),
+        d => return Err(unsupported(d)),
+    }
+}
+
+fn tiles_typed<T: Element + Copy>(t: &mut CpuTask<'_>) -> Result<(), KernelError> {
+    let n = t.len() - 1;
+    let piv = t.tile::<u32>(0);
+    let mut tiles: Vec<_> = (1..=n).map(|i| t.tile_mut::<T>(i)).collect();
+    let (nb, cols) = (tiles[0].rows, tiles[0].cols);
+    let m: usize = tiles.iter().map(|x| x.rows).sum();
+    let ipiv = &piv.data[m..];
+    // (top row, tile, row in it) of each interchange that moves something.
+    let mut swaps = Vec::with_capacity(ipiv.len());
+    for (r, &p) in ipiv.iter().enumerate() {
+        let p = p as usize;
+        if p >= m || r >= nb {
+            return Err(KernelError::InvalidArgument(format!(
+                "laswp: interchange {r} <-> {p} outside the {m} rows (top {nb})"
+            )));
+        }
+        if p != r {
+            swaps.push((r, p / nb, p % nb));
+        }
+    }
+    if swaps.is_empty() {
+        return Ok(());
+    }
+    let (top, rest) = tiles.split_at_mut(1);
+    let top = &mut top[0];
+    for c in 0..cols {
+        let tc = c * nb;
+        for &(r, ti, q) in &swaps {
+            if ti == 0 {
+                top.data.swap(tc + r, tc + q);
+            } else {
+                let x = &mut rest[ti - 1];
+                let at = c * x.rows + q;
+                std::mem::swap(&mut top.data[tc + r], &mut x.data[at]);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn unsupported(d: DType) -> KernelError {
     KernelError::InvalidArgument(format!("laswp takes f32, f64 or f16 tiles, not {d}"))
 }

@@ -42,6 +42,11 @@ pub(crate) enum LuOp {
     LaswpSave,
     /// `(Read pivots, Read save, ReadWrite top, ReadWrite tile)`, parameter `lo`.
     LaswpPair,
+    /// CPU only: a panel factored in its tiles, `(ReadWrite tile_0, .., ReadWrite tile_{n-1},
+    /// Write pivots)`.
+    GetrfTiles(usize),
+    /// CPU only: the interchanges on a tile column, `(Read pivots, ReadWrite tile_0, ..)`.
+    LaswpTiles(usize),
 }
 
 impl LuOp {
@@ -51,6 +56,8 @@ impl LuOp {
             LuOp::GetrfNopiv => "getrf_nopiv",
             LuOp::LaswpSave => "laswp_save",
             LuOp::LaswpPair => "laswp_pair",
+            LuOp::GetrfTiles(_) => "getrf",
+            LuOp::LaswpTiles(_) => "laswp",
         }
     }
 }
@@ -86,6 +93,19 @@ pub fn laswp_pair<T: Float>(lo: usize) -> KernelCall {
     )])
 }
 
+/// [`getrf`] on a panel left in its `tiles` tiles (all but the last of the same height):
+/// `(ReadWrite tile_0, .., ReadWrite tile_{tiles-1}, Write pivots)`. CPU only: what a panel is
+/// when nothing but the CPU may run it (no gathering into one chunk).
+pub(crate) fn getrf_tiles<T: Float>(tiles: usize) -> KernelCall {
+    kernel(LuOp::GetrfTiles(tiles), T::DTYPE).call([])
+}
+
+/// A panel's interchanges (`ipiv`, in order, as LAPACK's `laswp`) on a tile column of `tiles`
+/// tiles, the first being the panel's top: `(Read pivots, ReadWrite tile_0, ..)`. CPU only.
+pub(crate) fn laswp_tiles<T: Float>(tiles: usize) -> KernelCall {
+    kernel(LuOp::LaswpTiles(tiles), T::DTYPE).call([])
+}
+
 /// The kernel descriptor of `op` on `dtype` (f32, f64 or f16), built once and shared.
 ///
 /// # Panics
@@ -106,6 +126,8 @@ pub(crate) fn kernel(op: LuOp, dtype: DType) -> Kernel {
 fn build(op: LuOp, d: DType) -> Kernel {
     let b = Kernel::builder(op.name());
     let b = match op {
+        LuOp::GetrfTiles(n) => (0..n).fold(b, |b, _| b.read_write(d)).write(DType::U32),
+        LuOp::LaswpTiles(n) => (0..n).fold(b.read(DType::U32), |b, _| b.read_write(d)),
         LuOp::Getrf => b.read_write(d).write(DType::U32),
         LuOp::GetrfNopiv => b.read_write(d),
         LuOp::LaswpSave => b.read(DType::U32).read_write(d).write(d),
@@ -116,29 +138,48 @@ fn build(op: LuOp, d: DType) -> Kernel {
             .read_write(d)
             .param(DType::U32),
     };
-    b.cost(move |l: &Launch<'_>| cost(op, l))
-        .check(move |l: &Launch<'_>| check(op, l))
-        .cpu(move |t| match op {
-            LuOp::Getrf => crate::cpu::getrf::run(t, true),
-            LuOp::GetrfNopiv => crate::cpu::getrf::run(t, false),
-            LuOp::LaswpSave => crate::cpu::laswp::save(t),
-            LuOp::LaswpPair => crate::cpu::laswp::pair(t),
-        })
-        .gpu(match op {
-            LuOp::Getrf | LuOp::GetrfNopiv => {
-                crate::gpu::kernels::getrf::kernel(op == LuOp::Getrf, d)
-            }
-            LuOp::LaswpSave | LuOp::LaswpPair => {
-                crate::gpu::kernels::laswp::kernel(op == LuOp::LaswpSave, d)
-            }
-        })
-        .build()
+    let b = b
+        .cost(move |l: &Launch<'_>| cost(op, l))
+        .check(move |l: &Launch<'_>| check(op, l));
+    let b = match op {
+        LuOp::Getrf => b.cpu(|t| crate::cpu::getrf::run(t, true)),
+        LuOp::GetrfNopiv => b.cpu(|t| crate::cpu::getrf::run(t, false)),
+        LuOp::LaswpSave => b.cpu(crate::cpu::laswp::save),
+        LuOp::LaswpPair => b.cpu(crate::cpu::laswp::pair),
+        LuOp::GetrfTiles(_) => b.cpu(crate::cpu::getrf::run_tiles),
+        LuOp::LaswpTiles(_) => b.cpu(crate::cpu::laswp::tiles),
+    };
+    let b = match op {
+        LuOp::Getrf | LuOp::GetrfNopiv => {
+            b.gpu(crate::gpu::kernels::getrf::kernel(op == LuOp::Getrf, d))
+        }
+        LuOp::LaswpSave | LuOp::LaswpPair => {
+            b.gpu(crate::gpu::kernels::laswp::kernel(op == LuOp::LaswpSave, d))
+        }
+        LuOp::GetrfTiles(_) | LuOp::LaswpTiles(_) => b,
+    };
+    b.build()
         .unwrap_or_else(|e| unreachable!("LU kernel {} for {d} must build: {e}", op.name()))
 }
 
 fn cost(op: LuOp, l: &Launch<'_>) -> Cost {
     let s = l.shapes;
     match op {
+        LuOp::GetrfTiles(n) => {
+            let (m, w) = (
+                s[..n].iter().map(|x| x.rows).sum::<usize>() as f64,
+                s[0].cols as f64,
+            );
+            Cost {
+                flops: m * w * w - w * w * w / 3.0,
+                bytes: 4.0 * s[..n].iter().map(|x| x.bytes() as f64).sum::<f64>(),
+            }
+        }
+        // About two rows per interchange, each a cache line per column.
+        LuOp::LaswpTiles(_) => Cost {
+            flops: 0.0,
+            bytes: s[0].len() as f64 * 128.0 * s[1].cols as f64 / 2.0,
+        },
         LuOp::Getrf | LuOp::GetrfNopiv => {
             let (m, w) = (s[0].rows as f64, s[0].cols as f64);
             Cost {
@@ -167,6 +208,24 @@ fn check(op: LuOp, l: &Launch<'_>) -> Result<(), KernelError> {
         )))
     };
     match op {
+        LuOp::GetrfTiles(n) | LuOp::LaswpTiles(n) => {
+            let getrf = matches!(op, LuOp::GetrfTiles(_));
+            let (tiles, piv) = if getrf {
+                (&s[..n], s[n].len())
+            } else {
+                (&s[1..], s[0].len())
+            };
+            let m: usize = tiles.iter().map(|x| x.rows).sum();
+            let w = tiles[0].cols;
+            let same = tiles.iter().all(|x| x.cols == w)
+                && tiles[..n - 1].iter().all(|x| x.rows == tiles[0].rows);
+            if n == 0 || !same || piv <= m || (getrf && (piv != m + w || m < w)) {
+                return bad(format!(
+                    "{n} tiles of {m} rows in all (equal heights but the last, equal widths) \
+                     with {piv} pivot entries"
+                ));
+            }
+        }
         LuOp::Getrf | LuOp::GetrfNopiv => {
             let (m, w) = (s[0].rows, s[0].cols);
             if m < w {
@@ -250,10 +309,13 @@ mod tests {
             LuOp::GetrfNopiv,
             LuOp::LaswpSave,
             LuOp::LaswpPair,
+            LuOp::GetrfTiles(3),
+            LuOp::LaswpTiles(3),
         ] {
             for d in [DType::F32, DType::F64, DType::F16] {
                 let k = kernel(op, d);
-                assert!(k.has_cpu() && k.gpu().is_some(), "{}", op.name());
+                let gpu = !matches!(op, LuOp::GetrfTiles(_) | LuOp::LaswpTiles(_));
+                assert!(k.has_cpu() && k.gpu().is_some() == gpu, "{}", op.name());
             }
         }
     }

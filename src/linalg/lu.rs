@@ -28,8 +28,10 @@ use crate::error::{ChunkId, Error, KernelError, Result};
 use crate::kernels::dense::{self, Diag, Float, Side, Trans, Uplo};
 use crate::kernels::{builtin, lu};
 use crate::linalg::cholesky::{Stage, priority};
+use crate::runtime::processor::Processor;
 use crate::runtime::region::Region;
 use crate::runtime::scope::Scope;
+use crate::runtime::task::Access;
 use crate::{Read, ReadWrite, Write};
 
 /// The row interchanges of an LU factorization with partial pivoting, `P A = L U`, kept where
@@ -144,15 +146,17 @@ pub(crate) fn spawn_lu<T: Float>(r: &Region<'_>, a: &DArray<T>, pivot: bool) -> 
     let minus = T::scalar(-1.0);
     let mut steps = Vec::with_capacity(nt);
     let mut panels = Vec::with_capacity(nt);
+    let cpu_only = cpu_only(r);
     for k in 0..nt {
         let prio = |stage| priority(nt, k, stage);
         let r0 = k * nb;
         let (m, w) = (a.rows() - r0, a.tile(k, k).cols());
-        // The panel: the column's tiles in one chunk, unless there is only one.
+        // The panel: the column's tiles in one chunk (unless there is only one, or only the
+        // CPU may run it: then it is factored in its tiles, with no copies in between).
         let single = k + 1 == mt;
-        let panel = if single {
-            a.tile(k, k).clone()
-        } else {
+        let in_tiles = cpu_only && pivot && !single;
+        let gathered = !single && !in_tiles;
+        let panel = if gathered {
             let panel = Chunk::<T>::zeros(rt, m, w);
             for i in k..mt {
                 r.task(builtin::set_tile::<T>((i - k) * nb, 0))
@@ -160,21 +164,32 @@ pub(crate) fn spawn_lu<T: Float>(r: &Region<'_>, a: &DArray<T>, pivot: bool) -> 
                     .spawn((Read(a.tile(i, k)), ReadWrite(&panel)));
             }
             panel
+        } else {
+            a.tile(k, k).clone()
         };
         panels.push(panel.id());
-        let piv = pivot.then(|| {
-            let piv = Chunk::<u32>::zeros(rt, m + w, 1);
-            r.task(lu::getrf::<T>())
-                .priority(prio(Stage::Factor))
-                .spawn((ReadWrite(&panel), Write(&piv)));
-            piv
-        });
-        if !pivot {
-            r.task(lu::getrf_nopiv::<T>())
-                .priority(prio(Stage::Factor))
-                .spawn(ReadWrite(&panel));
+        let piv = pivot.then(|| Chunk::<u32>::zeros(rt, m + w, 1));
+        match &piv {
+            Some(piv) if in_tiles => {
+                let mut args: Vec<Access> =
+                    (k..mt).map(|i| ReadWrite(a.tile(i, k)).into()).collect();
+                args.push(Write(piv).into());
+                r.task(lu::getrf_tiles::<T>(mt - k))
+                    .priority(prio(Stage::Factor))
+                    .spawn(args);
+            }
+            Some(piv) => {
+                r.task(lu::getrf::<T>())
+                    .priority(prio(Stage::Factor))
+                    .spawn((ReadWrite(&panel), Write(piv)));
+            }
+            None => {
+                r.task(lu::getrf_nopiv::<T>())
+                    .priority(prio(Stage::Factor))
+                    .spawn(ReadWrite(&panel));
+            }
         }
-        if !single {
+        if gathered {
             for i in k..mt {
                 r.task(builtin::get_tile::<T>((i - k) * nb, 0))
                     .priority(prio(Stage::Panel))
@@ -190,7 +205,7 @@ pub(crate) fn spawn_lu<T: Float>(r: &Region<'_>, a: &DArray<T>, pivot: bool) -> 
                     _ => prio(Stage::Update),
                 };
                 let tiles: Vec<&Chunk<T>> = (k..mt).map(|i| a.tile(i, j)).collect();
-                spawn_laswp(r, piv, &tiles, nb, p);
+                spawn_laswp(r, piv, &tiles, nb, p, cpu_only);
             }
             steps.push(Step {
                 chunk: piv.clone(),
@@ -235,15 +250,30 @@ pub(crate) fn spawn_lu<T: Float>(r: &Region<'_>, a: &DArray<T>, pivot: bool) -> 
     }
 }
 
+/// Whether only the CPU may run the region's tasks: then panels and interchanges take whole tile
+/// columns as one task each (CPU-only kernels), not chunk pairs that any processor can run.
+fn cpu_only(r: &Region<'_>) -> bool {
+    r.rt.scope_processors(r.scope()) == [Processor::Cpu]
+}
+
 /// Spawns one step's row interchanges on a tile column: `tiles[0]` its top tile (the panel's
-/// first rows), the others below it, `nb` rows apart.
+/// first rows), the others below it, `nb` rows apart; one task when `cpu_only`.
 fn spawn_laswp<T: Float>(
     r: &Region<'_>,
     piv: &Chunk<u32>,
     tiles: &[&Chunk<T>],
     nb: usize,
     priority: i64,
+    cpu_only: bool,
 ) {
+    if cpu_only {
+        let mut args: Vec<Access> = vec![Read(piv).into()];
+        args.extend(tiles.iter().map(|t| Access::from(ReadWrite(*t))));
+        r.task(lu::laswp_tiles::<T>(tiles.len()))
+            .priority(priority)
+            .spawn(args);
+        return;
+    }
     let top = tiles[0];
     let save = Chunk::<T>::zeros(top.runtime(), top.rows(), top.cols());
     r.task(lu::laswp_save::<T>()).priority(priority).spawn((
@@ -267,10 +297,18 @@ pub(crate) fn spawn_lu_solve<T: Float>(
     b: &DArray<T>,
 ) {
     let (nt, nb) = (a.nt(), a.tile_size().0);
+    let cpu_only = cpu_only(r);
     for (k, step) in pivots.steps.iter().enumerate() {
         for o in 0..b.nt() {
             let tiles: Vec<&Chunk<T>> = (k..b.mt()).map(|i| b.tile(i, o)).collect();
-            spawn_laswp(r, &step.chunk, &tiles, nb, 2 * (nt - k) as i64 + 1);
+            spawn_laswp(
+                r,
+                &step.chunk,
+                &tiles,
+                nb,
+                2 * (nt - k) as i64 + 1,
+                cpu_only,
+            );
         }
     }
     super::trsm::spawn_trsm(r, a, Side::Left, Uplo::Lower, Trans::No, Diag::Unit, 1.0, b);
