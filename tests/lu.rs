@@ -14,8 +14,10 @@
 //! Bounds (`u` the unit roundoff of the element type, `n` the number of columns; Higham,
 //! *Accuracy and Stability of Numerical Algorithms*, 2nd ed.):
 //! - LU, element by element: `|P A - L^ U^| <= c n u |L^| |U^|`, **c = 2** (`C_LU`). Thm 9.3
-//!   gives `gamma_n` for any order of the inner products' sums (the tiled algorithm sums in
-//!   tile order); the division by the pivot adds one rounding, `n + 1 <= 2n`. With partial
+//!   gives `gamma_k` (`k <= n` products) for any order of the inner products' sums (the tiled
+//!   algorithm sums in tile order); scaling by the pivot costs one more rounding (a division)
+//!   or two (faer multiplies by its reciprocal), `k + 1 <= 2n`. The tightest case is a single
+//!   column, `l = fl(fl(1/p) a)`, where errors reach 0.8 of the bound. With partial
 //!   pivoting every `|l_ij| <= 1` as well (checked: it shows the pivots were the column
 //!   maxima). The relative residual `||P A - L^ U^|| / ||A||` is reported beside it.
 //! - Solves, with `R = A X^ - B`: `||R|| <= c n u || |L^| |U^| || ||X^||` (infinity norms),
@@ -63,6 +65,11 @@ impl Real for f64 {
 
 impl Real for f32 {
     const U: f64 = f32::EPSILON as f64 / 2.0;
+}
+
+/// f16 tiles accumulate in f32 but every tile result is stored in f16: its unit roundoff.
+impl Real for half::f16 {
+    const U: f64 = 1.0 / 2048.0;
 }
 
 // ------------------------------------------------------------------------ configurations
@@ -472,6 +479,14 @@ fn lu_suite(config: Config) {
     let Some(on) = config.on() else { return };
     lu_dtype::<f64>(&on);
     lu_dtype::<f32>(&on);
+    if !on.small {
+        let mut worst = 0.0f64;
+        for (x, &size) in [(20, 20, 8), (37, 16, 16)].iter().enumerate() {
+            worst = worst.max(lu_case::<half::f16>(&on, size, true, 60 + x as u64));
+            worst = worst.max(lu_case::<half::f16>(&on, size, false, 65 + x as u64));
+        }
+        report("lu/lu_nopiv", DType::F16, &on, worst);
+    }
     on.assert_spread();
 }
 
