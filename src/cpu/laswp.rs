@@ -37,7 +37,7 @@ pub(crate) fn tiles(t: &mut CpuTask<'_>) -> Result<(), KernelError> {
         DType::F64 => tiles_typed::<f64>(t),
         DType::F32 => tiles_typed::<f32>(t),
         DType::F16 => tiles_typed::<f16>(t),
-        d => return Err(unsupported(d)),
+        d => Err(unsupported(d)),
     }
 }
 
