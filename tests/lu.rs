@@ -1,9 +1,12 @@
 //! LU factorization (`DArray::lu`, `lu_nopiv`), the solves (`lu_solve`, `solve` with
 //! `Structure::General` and `Structure::Spd`), `inverse`, and the mixed-precision f64 solve, on
 //! f64 and f32, under the CPU, one GPU, CPU + GPU (placed by the model, and spread so that
-//! tiles move between the CPU and the GPU in mid-factorization) and three virtual GPUs.
-//! Then singular matrices (the typed error with its column), shape errors, and mixed precision
-//! on a GPU without `SHADER_F64`.
+//! tiles move between the CPU and the GPU in mid-factorization) and three virtual GPUs (f16 too
+//! on the CPU), and in the CPU or the GPU scope of a runtime with both. A scope of the CPU alone
+//! runs LU's CPU-only kernels (the panel and each interchange on a whole tile column); any other
+//! the chunk-pair kernels every processor has. Then singular matrices (the typed error with its
+//! column), shape errors, and mixed precision on a GPU without `SHADER_F64` (the runtime opened
+//! with `RuntimeBuilder::mask_gpu_caps(Caps::F64)`), its f64 fallback, and on the CPU.
 //!
 //! Sizes are ragged on purpose: 1, a tile minus one, a tile, a tile plus one, several ragged
 //! tiles, tiles larger than the matrix, and tall matrices (more rows than columns). Inputs are
@@ -912,5 +915,26 @@ fn mixed_precision_on_the_cpu_and_singular_input() {
     match a.solve_mixed(&b, &Scope::all()) {
         Err(Error::Singular { column: 9 }) => {}
         other => panic!("expected Err(Singular {{ column: 9 }}), got {other:?}"),
+    }
+}
+
+/// Narrower scopes of a runtime with a GPU: the CPU alone (the CPU-only panel and interchange
+/// kernels, while the runtime has a GPU) and the GPU alone (the chunk-pair kernels).
+#[test]
+fn lu_and_solve_in_narrower_scopes() {
+    let Some(rt) = common::mixed_runtime() else {
+        return;
+    };
+    for (label, scope) in [("cpu", Scope::cpu()), ("gpu 0", Scope::gpu(0))] {
+        let on = On {
+            label: format!("cpu + gpu, scope {label}"),
+            rt: rt.clone(),
+            scope,
+            small: true,
+        };
+        let mut worst = lu_case::<f64>(&on, (40, 40, 8), true, 7);
+        worst = worst.max(lu_case::<f32>(&on, (100, 37, 16), true, 8));
+        worst = worst.max(solve_case::<f64>(&on, (37, 16, 13, 5), How::General, 9));
+        report("lu/solve", DType::F64, &on, worst);
     }
 }
