@@ -2,9 +2,10 @@
 //! `Structure::General` and `Structure::Spd`), `inverse`, and the mixed-precision f64 solve, on
 //! f64 and f32, under the CPU, one GPU, CPU + GPU (placed by the model, and spread so that
 //! tiles move between the CPU and the GPU in mid-factorization) and three virtual GPUs (f16 too
-//! on the CPU), and in the CPU or the GPU scope of a runtime with both. A scope of the CPU alone
-//! runs LU's CPU-only kernels (the panel and each interchange on a whole tile column); any other
-//! the chunk-pair kernels every processor has. Then singular matrices (the typed error with its
+//! on the CPU), and in the CPU or the GPU scope of a runtime with both. A scope of the host's
+//! cores (the CPU, with lavapipe or not) runs LU's CPU-only kernels (the panel and each
+//! interchange on a whole tile column) beside GEMM and TRSM anywhere; a scope with a GPU of its
+//! own (the GPU configurations, the GPU scope) the chunk-pair kernels every processor has. Then singular matrices (the typed error with its
 //! column), shape errors, and mixed precision on a GPU without `SHADER_F64` (the runtime opened
 //! with `RuntimeBuilder::mask_gpu_caps(Caps::F64)`), its f64 fallback, and on the CPU.
 //!

@@ -12,6 +12,11 @@
 //!    are placed, after the panel;
 //! 3. `U_kj = L_kk^-1 A_kj` (trsm, unit lower), then `A_ij -= L_ik U_kj` (gemm) for `i, j > k`.
 //!
+//! That is the form every processor can run (no task touches more than four chunks, as GPU
+//! bindings require). When only the host's cores run the region (the CPU, perhaps with a
+//! software adapter beside it), the panel is instead factored in its tiles by one task, and each
+//! interchange is one task on the whole tile column: no copies, and a tenth of the tasks.
+//!
 //! Priorities favour the panel, then the next column's updates (lookahead), then the rest; the
 //! interchanges of the left columns, needed only at the end, come last. This is PLASMA's
 //! `dgetrf` with a whole-column panel (Dongarra, Faverge, Ltaief, Luszczek, "Achieving
@@ -151,8 +156,8 @@ pub(crate) fn spawn_lu<T: Float>(r: &Region<'_>, a: &DArray<T>, pivot: bool) -> 
         let prio = |stage| priority(nt, k, stage);
         let r0 = k * nb;
         let (m, w) = (a.rows() - r0, a.tile(k, k).cols());
-        // The panel: the column's tiles in one chunk (unless there is only one, or only the
-        // CPU may run it: then it is factored in its tiles, with no copies in between).
+        // The panel: the column's tiles in one chunk (unless there is only one, or the host's
+        // cores run everything: then it is factored in its tiles, with no copies in between).
         let single = k + 1 == mt;
         let in_tiles = cpu_only && pivot && !single;
         let gathered = !single && !in_tiles;
@@ -250,14 +255,21 @@ pub(crate) fn spawn_lu<T: Float>(r: &Region<'_>, a: &DArray<T>, pivot: bool) -> 
     }
 }
 
-/// Whether only the CPU may run the region's tasks: then panels and interchanges take whole tile
-/// columns as one task each (CPU-only kernels), not chunk pairs that any processor can run.
+/// Whether the region's tasks run on the host's cores only: the CPU, with at most software
+/// adapters (lavapipe) beside it, which share its cores and add no parallelism (as
+/// `AutoBlocks::for_scope` counts them; the model sends them nothing once calibrated). Then
+/// panels and interchanges take whole tile columns as one task each (CPU-only kernels), not
+/// chunk pairs that any processor can run.
 fn cpu_only(r: &Region<'_>) -> bool {
-    r.rt.scope_processors(r.scope()) == [Processor::Cpu]
+    let procs = r.rt.scope_processors(r.scope());
+    procs.contains(&Processor::Cpu)
+        && procs
+            .iter()
+            .all(|&p| p == Processor::Cpu || r.rt.shares_host_cores(p))
 }
 
 /// Spawns one step's row interchanges on a tile column: `tiles[0]` its top tile (the panel's
-/// first rows), the others below it, `nb` rows apart; one task when `cpu_only`.
+/// first rows), the others below it, `nb` rows apart; one CPU task when `cpu_only`.
 fn spawn_laswp<T: Float>(
     r: &Region<'_>,
     piv: &Chunk<u32>,
