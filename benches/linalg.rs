@@ -1,9 +1,10 @@
 //! Tiled algorithms against faer's parallel routines, in one run: GFLOP/s of Cholesky (n^3/3),
-//! C = A B (2n^3), L X = B (n^3) and Householder QR (4n^3/3) for each size, element type and
-//! scope, with the ratio.
+//! C = A B (2n^3), L X = B (n^3), LU (2n^3/3), A X = B by LU (2n^3/3 + 2n^3) and Householder
+//! QR (4n^3/3) for each size, element type and scope, with the ratio.
 //!
 //! `cargo bench --bench linalg` (orders 1024, 2048, 4096; add `-- --full` for 8192, `--quick`
-//! for 1024 only). The same measurements as `tessera bench cholesky|matmul|trsm|qr`.
+//! for 1024 only). The same measurements as `tessera bench
+//! cholesky|matmul|trsm|lu|solve|qr`.
 
 use tessera::bench::{self, ALGORITHMS};
 use tessera::{AutoBlocks, DType, Runtime, Scope};

@@ -371,9 +371,10 @@ pub fn dense_kernel_faer(name: &str, dtype: DType, n: usize, reps: usize) -> Res
 }
 
 /// The tiled algorithms `tessera bench` measures: `cholesky` (n^3/3 flops), `matmul`
-/// (`C = A B`, 2n^3), `trsm` (`L X = B`, n^3) and `qr` (Householder `A = Q R`, 4n^3/3), on
-/// order-`n` matrices.
-pub const ALGORITHMS: [&str; 4] = ["cholesky", "matmul", "trsm", "qr"];
+/// (`C = A B`, 2n^3), `trsm` (`L X = B`, n^3), `lu` (with partial pivoting, 2n^3/3), `solve`
+/// (`A X = B` by LU, B with n columns: 2n^3/3 + 2n^3) and `qr` (Householder `A = Q R`,
+/// 4n^3/3), on order-`n` matrices.
+pub const ALGORITHMS: [&str; 6] = ["cholesky", "matmul", "trsm", "lu", "solve", "qr"];
 
 /// Floating-point operations of algorithm `name` at order `n`.
 ///
@@ -386,8 +387,10 @@ pub fn algorithm_flops(name: &str, n: usize) -> Result<f64> {
         "matmul" => Ok(2.0 * n * n * n),
         "trsm" => Ok(n * n * n),
         "qr" => Ok(4.0 * n * n * n / 3.0),
+        "lu" => Ok(2.0 * n * n * n / 3.0),
+        "solve" => Ok(2.0 * n * n * n / 3.0 + 2.0 * n * n * n),
         other => Err(Error::Config(format!(
-            "unknown algorithm `{other}`: use cholesky, matmul, trsm or qr"
+            "unknown algorithm `{other}`: use cholesky, matmul, trsm, lu, solve or qr"
         ))),
     }
 }
@@ -416,7 +419,7 @@ pub fn algorithm<T: dense::Float>(
     reps: usize,
 ) -> Result<Stats> {
     use crate::array::{Blocks, DArray};
-    use crate::linalg::{Diag, Side, Trans, Uplo};
+    use crate::linalg::{Diag, Side, Structure, Trans, Uplo};
     let flops = algorithm_flops(name, n)?;
     let blocks = Blocks::square(nb);
     let mut samples = Vec::new();
@@ -439,6 +442,21 @@ pub fn algorithm<T: dense::Float>(
                 t.elapsed().as_secs_f64()
             }
             "qr" => qr::tessera_seconds(rt, T::DTYPE, n, nb, scope)?,
+            "lu" => {
+                let a = DArray::<T>::rand(rt, n, n, blocks, 16);
+                rt.wait_idle();
+                let t = Instant::now();
+                a.lu_with(scope)?;
+                t.elapsed().as_secs_f64()
+            }
+            "solve" => {
+                let a = DArray::<T>::rand(rt, n, n, blocks, 16);
+                let b = DArray::<T>::rand(rt, n, n, blocks, 17);
+                rt.wait_idle();
+                let t = Instant::now();
+                a.solve(Structure::General, &b, scope)?;
+                t.elapsed().as_secs_f64()
+            }
             _ => {
                 let a = DArray::<T>::from_fn(rt, n, n, blocks, |r, c| {
                     T::from_f64(lower_element(14, n, r, c))
@@ -467,8 +485,9 @@ pub fn algorithm<T: dense::Float>(
 }
 
 /// Measures faer's own parallel routine for the same problem as [`algorithm`] (faer's
-/// `llt`, `matmul`, `solve_lower_triangular_in_place` and `qr_in_place` on rayon's global pool, which has one
-/// thread per core unless `RAYON_NUM_THREADS` says otherwise).
+/// `llt`, `matmul`, `solve_lower_triangular_in_place`, `qr_in_place`, and
+/// `lu::partial_pivoting`'s `lu_in_place` (then `solve_in_place` for `solve`) on rayon's global
+/// pool, which has one thread per core unless `RAYON_NUM_THREADS` says otherwise).
 ///
 /// # Errors
 /// [`Error::Config`] for an unknown algorithm, or a failed factorization.
@@ -511,6 +530,38 @@ where
                 t.elapsed().as_secs_f64()
             }
             "qr" => qr::faer_seconds(T::DTYPE, n)?,
+            "lu" | "solve" => {
+                use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+                use faer::linalg::lu::partial_pivoting::{factor, solve};
+                let mut a = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::element_random(16, r, c))
+                });
+                let mut b = Mat::<T>::from_fn(n, n, |r, c| {
+                    T::from_f64(crate::array::element_random(17, r, c))
+                });
+                let (mut fwd, mut inv) = (vec![0usize; n], vec![0usize; n]);
+                let params = Default::default();
+                let mut mem = MemBuffer::new(StackReq::any_of(&[
+                    factor::lu_in_place_scratch::<usize, T>(n, n, par, params),
+                    solve::solve_in_place_scratch::<usize, T>(n, n, par),
+                ]));
+                let stack = MemStack::new(&mut mem);
+                let t = Instant::now();
+                let (_, perm) =
+                    factor::lu_in_place(a.as_mut(), &mut fwd, &mut inv, par, stack, params);
+                if name == "solve" {
+                    solve::solve_in_place_with_conj(
+                        a.as_ref(),
+                        a.as_ref(),
+                        perm,
+                        faer::Conj::No,
+                        b.as_mut(),
+                        par,
+                        stack,
+                    );
+                }
+                t.elapsed().as_secs_f64()
+            }
             _ => {
                 let a = Mat::<T>::from_fn(n, n, |r, c| T::from_f64(lower_element(14, n, r, c)));
                 let mut b = Mat::<T>::from_fn(n, n, |r, c| {

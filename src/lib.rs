@@ -32,8 +32,10 @@
 //! - [`Chunk`]: a tile with lazily allocated replicas per [`MemorySpace`] and MSI coherence.
 //! - [`Kernel`]: a descriptor with a CPU closure and/or a [`GpuKernel`] (WGSL, one or more
 //!   [`GpuVariant`]s, autotuned per device); elementwise built-ins in [`kernels::builtin`],
-//!   dense tile kernels (GEMM, SYRK, TRSM, POTRF) in [`kernels::dense`], tile QR kernels
-//!   (GEQRT, TSQRT, UNMQR, TSMQR) in [`kernels::qr`].
+//!   dense tile kernels (GEMM, SYRK, TRSM, POTRF) in [`kernels::dense`], LU's (GETRF, LASWP)
+//!   in [`kernels::lu`], tile QR kernels (GEQRT, TSQRT, UNMQR, TSMQR) in [`kernels::qr`].
+//! - [`DArray`] and [`linalg`]: tiled Cholesky, LU, QR, solves (general, SPD, least squares),
+//!   inverse, mixed precision, GEMM, SYRK, TRSM.
 //! - [`mod@bench`]: the measuring harness behind `tessera bench` and `cargo bench`.
 //! - [`Scope`]: which processors a region or task may use.
 //! - [`Placement`]: the placement interface; [`EarliestFinish`] is the default policy.

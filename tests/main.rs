@@ -9,6 +9,7 @@ mod dense;
 mod elementwise;
 mod errors;
 mod linalg;
+mod lu;
 mod qr;
 mod runtime;
 mod scheduler;

@@ -6,6 +6,8 @@
 
 pub(crate) mod dense;
 pub(crate) mod elementwise;
+pub(crate) mod getrf;
+pub(crate) mod laswp;
 pub(crate) mod qr;
 
 use std::cmp::Ordering;

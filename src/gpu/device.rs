@@ -313,15 +313,20 @@ pub(crate) fn discover(all_backends: bool) -> Discovery {
     }
 }
 
-/// Opens a device on `adapter` with every useful feature it has and its full limits.
+/// Opens a device on `adapter` with every useful feature it has, less those of `masked`, and its
+/// full limits.
 pub(crate) fn open(
     adapter: &wgpu::Adapter,
     info: &AdapterInfo,
     label: String,
     virtual_index: usize,
     tune: TuneConfig,
+    masked: Caps,
 ) -> Result<GpuDevice> {
-    let features = adapter.features() & info::wanted_features();
+    let features = adapter.features() & info::wanted_features() & !info::features_of(masked);
+    let mut info = info.clone();
+    info.caps = info.caps.missing_from(masked);
+    let info = &info;
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some(&label),
         required_features: features,

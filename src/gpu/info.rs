@@ -120,6 +120,27 @@ pub(crate) fn caps_of(f: wgpu::Features) -> Caps {
     c
 }
 
+/// The wgpu features behind capabilities `c` (the inverse of [`caps_of`]).
+pub(crate) fn features_of(c: Caps) -> wgpu::Features {
+    use wgpu::Features as F;
+    let mut f = F::empty();
+    if c.contains(Caps::F64) {
+        f |= F::SHADER_F64;
+    }
+    if c.contains(Caps::F16) {
+        f |= F::SHADER_F16;
+    }
+    if c.contains(Caps::SUBGROUPS) {
+        f |= F::SUBGROUP;
+    }
+    if c.contains(Caps::TIMESTAMPS) {
+        f |= F::TIMESTAMP_QUERY
+            | F::TIMESTAMP_QUERY_INSIDE_ENCODERS
+            | F::TIMESTAMP_QUERY_INSIDE_PASSES;
+    }
+    f
+}
+
 /// The features tessera requests when the adapter has them.
 pub(crate) fn wanted_features() -> wgpu::Features {
     use wgpu::Features as F;

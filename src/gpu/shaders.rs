@@ -39,6 +39,10 @@ pub(crate) const TSQRT: &str = include_str!("../../shaders/tsqrt.wgsl");
 pub(crate) const UNMQR: &str = include_str!("../../shaders/unmqr.wgsl");
 /// `shaders/tsmqr.wgsl`, owned by `gpu/kernels/qr.rs`.
 pub(crate) const TSMQR: &str = include_str!("../../shaders/tsmqr.wgsl");
+/// `shaders/getrf.wgsl`, owned by `gpu/kernels/getrf.rs`.
+pub(crate) const GETRF: &str = include_str!("../../shaders/getrf.wgsl");
+/// `shaders/laswp.wgsl`, owned by `gpu/kernels/laswp.rs`.
+pub(crate) const LASWP: &str = include_str!("../../shaders/laswp.wgsl");
 
 /// Element types of the dense kernels.
 #[cfg(test)]
@@ -72,6 +76,8 @@ pub(crate) const FAMILIES: &[(&str, &str, &[DType], Prelude)] = &[
     ("tsqrt", TSQRT, QR, Prelude::Dense),
     ("unmqr", UNMQR, QR, Prelude::Dense),
     ("tsmqr", TSMQR, QR, Prelude::Dense),
+    ("getrf", GETRF, DENSE, Prelude::Dense),
+    ("laswp", LASWP, DENSE, Prelude::Dense),
 ];
 
 /// Which prelude a shader family is written against.

@@ -7,6 +7,7 @@ pub mod builtin;
 mod cpu_task;
 pub mod dense;
 mod gpu_kernel;
+pub mod lu;
 pub(crate) mod params;
 pub mod qr;
 

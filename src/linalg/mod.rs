@@ -1,9 +1,14 @@
 //! Tiled linear algebra on [`DArray`]s, each algorithm a datadeps region of tile kernels written
 //! once for every processor mix: [`cholesky`](DArray::cholesky), [`gemm`](DArray::gemm),
 //! triangular solves ([`trsm`](DArray::trsm)), [`cholesky_solve`](DArray::cholesky_solve),
-//! [`syrk`](DArray::syrk), and Householder QR ([`qr`](DArray::qr), giving a [`QrFactor`] that
-//! applies `Q`, forms it, and solves least-squares problems). A [`Scope`](crate::Scope) chooses
-//! the processors.
+//! [`syrk`](DArray::syrk), LU with partial pivoting ([`lu`](DArray::lu), with its
+//! [`Pivots`]) and without ([`lu_nopiv`](DArray::lu_nopiv)), [`lu_solve`](DArray::lu_solve),
+//! [`solve`](DArray::solve) for general and SPD matrices ([`Structure`]),
+//! [`inverse`](DArray::inverse), the mixed-precision f64 solve
+//! [`solve_mixed`](DArray::solve_mixed) (f32 factors, f64 refinement: f64 answers from GPUs
+//! without `SHADER_F64`), and Householder QR ([`qr`](DArray::qr), giving a [`QrFactor`] that
+//! applies `Q`, forms it, and solves least-squares problems). A [`Scope`](crate::Scope)
+//! chooses the processors.
 //!
 //! The tiled algorithms are the classical right-looking ones of PLASMA and Dagger.jl (Buttari,
 //! Langou, Kurzak, Dongarra, "A class of parallel tiled linear algebra algorithms for multicore
@@ -14,7 +19,9 @@
 //! Math names: `i, j, k, l` tile indices, `mt, nt, kt` tile counts.
 
 mod cholesky;
+mod lu;
 mod matmul;
+mod mixed;
 mod qr;
 mod residual;
 mod trsm;
@@ -25,6 +32,8 @@ use crate::kernels::dense::Float;
 
 pub use crate::kernels::dense::{Diag, Side, Trans, Uplo};
 pub use crate::kernels::qr::QrFloat;
+pub use lu::{Pivots, Structure};
+pub use mixed::{ITERATIONS, Refinement};
 pub use qr::{QrFactor, default_inner_block};
 pub use residual::cholesky_residual;
 

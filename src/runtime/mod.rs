@@ -618,6 +618,7 @@ pub struct RuntimeBuilder {
     recording: bool,
     trace: Option<bool>,
     prefetch: Option<bool>,
+    masked_caps: crate::dtype::Caps,
     pub(crate) embedded: Vec<gpu::Embedded>,
     spec_error: Option<Error>,
 }
@@ -722,6 +723,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Opens GPU devices without the capabilities `caps` even where their adapters have them:
+    /// `Caps::F64` makes a GPU run as one without `SHADER_F64` (Metal's, for one), so f64
+    /// tasks avoid it and f64 solves take the mixed-precision path there. For tests and
+    /// comparisons; [`Runtime::processors`] reports the masked capabilities.
+    pub fn mask_gpu_caps(mut self, caps: crate::dtype::Caps) -> Self {
+        self.masked_caps = caps;
+        self
+    }
+
     /// Records a trace of the run ([`Runtime::trace`]). Default: on when `TESSERA_TRACE=1`.
     pub fn trace(mut self, yes: bool) -> Self {
         self.trace = Some(yes);
@@ -815,7 +825,14 @@ impl RuntimeBuilder {
                 for (adapter, info) in matched {
                     for v in 0..count {
                         let label = format!("gpu{}", devices.len());
-                        devices.push(Arc::new(gpu::open(adapter, info, label, v, tune.clone())?));
+                        devices.push(Arc::new(gpu::open(
+                            adapter,
+                            info,
+                            label,
+                            v,
+                            tune.clone(),
+                            self.masked_caps,
+                        )?));
                     }
                 }
             }

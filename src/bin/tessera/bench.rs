@@ -149,7 +149,7 @@ pub(crate) fn kernel(cli: &Cli, o: &KernelBench<'_>) -> tessera::Result<()> {
     Ok(())
 }
 
-/// Options of `tessera bench cholesky|matmul|trsm`.
+/// Options of `tessera bench cholesky|matmul|trsm|lu|solve`.
 pub(crate) struct AlgorithmBench<'a> {
     pub(crate) name: &'a str,
     pub(crate) dtypes: &'a [String],

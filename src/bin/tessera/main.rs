@@ -222,6 +222,12 @@ enum BenchWhat {
     Trsm(AlgorithmArgs),
     /// Tiled Householder QR (4n^3/3 flops), against faer's parallel QR.
     Qr(AlgorithmArgs),
+    /// Tiled LU with partial pivoting (2n^3/3 flops), against faer's parallel
+    /// `lu::partial_pivoting`.
+    Lu(AlgorithmArgs),
+    /// A X = B by tiled LU and triangular solves, B with n columns, against faer's parallel LU
+    /// and solve.
+    Solve(AlgorithmArgs),
 }
 
 #[derive(clap::Args)]
@@ -320,6 +326,12 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             what: BenchWhat::Qr(args),
         }) => args.run(&cli, "qr"),
+        Some(Command::Bench {
+            what: BenchWhat::Lu(args),
+        }) => args.run(&cli, "lu"),
+        Some(Command::Bench {
+            what: BenchWhat::Solve(args),
+        }) => args.run(&cli, "solve"),
         Some(Command::Simulate {
             what: SimulateWhat::Cholesky(a),
         }) => simulate::cholesky(&simulate::Simulate {

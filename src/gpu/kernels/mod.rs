@@ -3,6 +3,8 @@
 
 pub(crate) mod elementwise;
 mod gemm;
+pub(crate) mod getrf;
+pub(crate) mod laswp;
 mod potrf;
 pub(crate) mod qr;
 pub(crate) mod submatrix;
