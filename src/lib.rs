@@ -71,6 +71,7 @@ mod cpu;
 mod data;
 mod dtype;
 mod error;
+pub mod fft;
 mod gpu;
 mod host;
 pub mod kernels;

@@ -6,6 +6,7 @@
 
 pub(crate) mod dense;
 pub(crate) mod elementwise;
+pub mod fft;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

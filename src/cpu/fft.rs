@@ -1,0 +1,226 @@
+//! CPU halves of the FFT tile kernels: rustfft for complex columns, realfft for real ones,
+//! plans cached per (length, direction) and shared by every pool thread.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use num_complex::Complex;
+
+use crate::dtype::Element;
+use rayon::prelude::*;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+
+use crate::dtype::DType;
+use crate::error::KernelError;
+use crate::kernels::CpuTask;
+use crate::kernels::fft::{Family, FftReal};
+
+/// Cached rustfft and realfft plans for one real type.
+pub struct Plans<T: rustfft::FftNum> {
+    complex: Mutex<FftPlanner<T>>,
+    real: Mutex<RealFftPlanner<T>>,
+    r2c: Mutex<HashMap<usize, Arc<dyn RealToComplex<T>>>>,
+    c2r: Mutex<HashMap<usize, Arc<dyn ComplexToReal<T>>>>,
+}
+
+impl<T: rustfft::FftNum> Default for Plans<T> {
+    fn default() -> Self {
+        Plans {
+            complex: Mutex::new(FftPlanner::new()),
+            real: Mutex::new(RealFftPlanner::new()),
+            r2c: Mutex::default(),
+            c2r: Mutex::default(),
+        }
+    }
+}
+
+impl<T: rustfft::FftNum> Plans<T> {
+    /// The complex FFT of length `n` (rustfft's planner caches it).
+    pub(crate) fn complex(&self, n: usize, inverse: bool) -> Arc<dyn Fft<T>> {
+        let mut p = self.complex.lock().unwrap_or_else(|e| e.into_inner());
+        if inverse {
+            p.plan_fft_inverse(n)
+        } else {
+            p.plan_fft_forward(n)
+        }
+    }
+
+    fn r2c(&self, n: usize) -> Arc<dyn RealToComplex<T>> {
+        let mut m = self.r2c.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(n)
+            .or_insert_with(|| {
+                let mut p = self.real.lock().unwrap_or_else(|e| e.into_inner());
+                p.plan_fft_forward(n)
+            })
+            .clone()
+    }
+
+    fn c2r(&self, n: usize) -> Arc<dyn ComplexToReal<T>> {
+        let mut m = self.c2r.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(n)
+            .or_insert_with(|| {
+                let mut p = self.real.lock().unwrap_or_else(|e| e.into_inner());
+                p.plan_fft_inverse(n)
+            })
+            .clone()
+    }
+}
+
+/// Runs FFT kernel `family` on the task's tiles.
+pub(crate) fn run(family: Family, t: &mut CpuTask<'_>) -> Result<(), KernelError> {
+    let d = t.shape(0).dtype;
+    match family {
+        Family::C2c if d == DType::C64 => c2c::<f64>(t),
+        Family::C2c => c2c::<f32>(t),
+        Family::R2c if d == DType::F64 => r2c::<f64>(t),
+        Family::R2c => r2c::<f32>(t),
+        Family::C2r if t.shape(1).dtype == DType::F64 => c2r::<f64>(t),
+        Family::C2r => c2r::<f32>(t),
+        Family::Transpose => {
+            transpose(t);
+            Ok(())
+        }
+    }
+}
+
+fn u(t: &CpuTask<'_>, i: usize) -> usize {
+    t.param::<u32>(i) as usize
+}
+
+fn c2c<T: FftReal>(t: &mut CpuTask<'_>) -> Result<(), KernelError>
+where
+    Complex<T>: Element,
+{
+    let (n, inverse, big_n, big_b, col0) = (u(t, 0), u(t, 1) != 0, u(t, 2), u(t, 3), u(t, 4));
+    let scale: T = t.param(5);
+    let big = (big_n > 0).then(|| t.tile::<Complex<T>>(2).data);
+    let threads = t.threads();
+    let x = t.tile_mut::<Complex<T>>(0).data;
+    let fft = T::plans().complex(n, inverse);
+    let one = T::one();
+    // Columns per piece when the task may use several threads (at least 64 KiB of data each).
+    let per = if threads > 1 {
+        (x.len() / n)
+            .div_ceil(threads * 4)
+            .max((1 << 16) / (n * 16) + 1)
+    } else {
+        x.len() / n
+    }
+    .max(1);
+    x.par_chunks_mut(per * n)
+        .enumerate()
+        .with_max_len(if threads > 1 { usize::MAX } else { 1 })
+        .for_each(|(piece, xs)| {
+            let mut scratch =
+                vec![Complex::new(T::zero(), T::zero()); fft.get_inplace_scratch_len()];
+            fft.process_with_scratch(xs, &mut scratch);
+            match big {
+                Some(table) => {
+                    let shift = big_b.trailing_zeros();
+                    let (lo, hi) = table.split_at(big_b);
+                    for (c, col) in xs.chunks_exact_mut(n).enumerate() {
+                        let g = col0 + piece * per + c;
+                        let mut m = 0usize;
+                        for v in col {
+                            let mut w = lo[m & (big_b - 1)] * hi[m >> shift];
+                            if inverse {
+                                w = w.conj();
+                            }
+                            *v = *v * w * scale;
+                            m += g;
+                            if m >= big_n {
+                                m -= big_n;
+                            }
+                        }
+                    }
+                }
+                None if scale != one => xs.iter_mut().for_each(|v| *v = *v * scale),
+                None => {}
+            }
+        });
+    Ok(())
+}
+
+fn r2c<T: FftReal>(t: &mut CpuTask<'_>) -> Result<(), KernelError>
+where
+    Complex<T>: Element,
+{
+    let n = u(t, 0);
+    let scale: T = t.param(5);
+    let x = t.tile::<T>(0).data;
+    let y = t.tile_mut::<Complex<T>>(1).data;
+    let plan = T::plans().r2c(n);
+    let h = n / 2 + 1;
+    let mut buf = plan.make_input_vec();
+    let mut scratch = plan.make_scratch_vec();
+    for (xc, yc) in x.chunks_exact(n).zip(y.chunks_exact_mut(h)) {
+        buf.copy_from_slice(xc);
+        plan.process_with_scratch(&mut buf, yc, &mut scratch)
+            .map_err(|e| KernelError::Failed(format!("fft_r2c: {e}")))?;
+        if scale != T::one() {
+            yc.iter_mut().for_each(|v| *v = *v * scale);
+        }
+    }
+    Ok(())
+}
+
+fn c2r<T: FftReal>(t: &mut CpuTask<'_>) -> Result<(), KernelError>
+where
+    Complex<T>: Element,
+{
+    let n = u(t, 0);
+    let scale: T = t.param(5);
+    let y = t.tile::<Complex<T>>(0).data;
+    let x = t.tile_mut::<T>(1).data;
+    let plan = T::plans().c2r(n);
+    let h = n / 2 + 1;
+    let mut buf = plan.make_input_vec();
+    let mut scratch = plan.make_scratch_vec();
+    for (yc, xc) in y.chunks_exact(h).zip(x.chunks_exact_mut(n)) {
+        buf.copy_from_slice(yc);
+        // The imaginary parts of X[0] and X[n/2] are not part of a real signal's spectrum.
+        buf[0].im = T::zero();
+        if n % 2 == 0 {
+            buf[h - 1].im = T::zero();
+        }
+        plan.process_with_scratch(&mut buf, xc, &mut scratch)
+            .map_err(|e| KernelError::Failed(format!("fft_c2r: {e}")))?;
+        if scale != T::one() {
+            xc.iter_mut().for_each(|v| *v = *v * scale);
+        }
+    }
+    Ok(())
+}
+
+fn transpose(t: &mut CpuTask<'_>) {
+    let d = t.shape(0).dtype;
+    let b: [usize; 6] = std::array::from_fn(|i| u(t, i));
+    // Element size decides the copy; the bits are moved unchanged.
+    match d.size() {
+        2 => transpose_as::<u16>(t, b),
+        4 => transpose_as::<u32>(t, b),
+        8 => transpose_as::<[u32; 2]>(t, b),
+        16 => transpose_as::<[u32; 4]>(t, b),
+        s => unreachable!("no element type is {s} bytes"),
+    }
+}
+
+fn transpose_as<E: bytemuck::Pod>(t: &mut CpuTask<'_>, b: [usize; 6]) {
+    let [soff, sld, h, w, doff, dld] = b;
+    let (src, dst) = t.bytes_pair();
+    let src: &[E] = bytemuck::cast_slice(src);
+    let dst: &mut [E] = bytemuck::cast_slice_mut(dst);
+    // 32 x 32 blocks: both the source column and the destination column stay in cache.
+    const B: usize = 32;
+    for cb in (0..w).step_by(B) {
+        for rb in (0..h).step_by(B) {
+            for c in cb..(cb + B).min(w) {
+                let s = &src[soff + c * sld..];
+                for r in rb..(rb + B).min(h) {
+                    dst[doff + c + r * dld] = s[r];
+                }
+            }
+        }
+    }
+}
