@@ -74,6 +74,18 @@ fn radix_for(rest: u32) -> u32 {
     return 2u;
 }
 
+// A radix-4 butterfly on u[0..4], in place, outputs in natural order.
+fn dft4(u: ptr<function, array<C, 8>>, inverse: bool) {
+    let a0 = (*u)[0] + (*u)[2];
+    let a1 = (*u)[0] - (*u)[2];
+    let b0 = (*u)[1] + (*u)[3];
+    let b1 = rot((*u)[1] - (*u)[3], inverse);
+    (*u)[0] = a0 + b0;
+    (*u)[2] = a0 - b0;
+    (*u)[1] = a1 + b1;
+    (*u)[3] = a1 - b1;
+}
+
 // One butterfly of radix r (2, 4 or 8) on u[0..r], in place, outputs in natural order.
 fn dft(u: ptr<function, array<C, 8>>, r: u32, inverse: bool) {
     if (r == 2u) {
@@ -84,14 +96,7 @@ fn dft(u: ptr<function, array<C, 8>>, r: u32, inverse: bool) {
         return;
     }
     if (r == 4u) {
-        let a0 = (*u)[0] + (*u)[2];
-        let a1 = (*u)[0] - (*u)[2];
-        let b0 = (*u)[1] + (*u)[3];
-        let b1 = rot((*u)[1] - (*u)[3], inverse);
-        (*u)[0] = a0 + b0;
-        (*u)[2] = a0 - b0;
-        (*u)[1] = a1 + b1;
-        (*u)[3] = a1 - b1;
+        dft4(u, inverse);
         return;
     }
     // Radix 8 = a radix-2 split into two radix-4 transforms:
@@ -106,8 +111,8 @@ fn dft(u: ptr<function, array<C, 8>>, r: u32, inverse: bool) {
     b[1] = (b[1] + rot(b[1], inverse)) * r2;
     b[2] = rot(b[2], inverse);
     b[3] = (rot(b[3], inverse) - b[3]) * r2;
-    dft(&a, 4u, inverse);
-    dft(&b, 4u, inverse);
+    dft4(&a, inverse);
+    dft4(&b, inverse);
     for (var k = 0u; k < 4u; k++) {
         (*u)[2u * k] = a[k];
         (*u)[2u * k + 1u] = b[k];

@@ -21,17 +21,17 @@ fn fft_c2c(
 ) {
     let n = p.n;
     let col = column_index(wid, nwg);
-    let active = col < p.cols;
+    let live = col < p.cols;
     let inverse = p.inverse != 0u;
     let base = col * n;
-    if (active) {
+    if (live) {
         for (var i = lid; i < n; i += WG) {
             buf[i] = x[base + i];
         }
     }
     workgroupBarrier();
     let res = stockham(lid, n, inverse);
-    if (active) {
+    if (live) {
         let g = p.col0 + col;
         for (var i = lid; i < n; i += WG) {
             var v = buf[res + i];

@@ -19,8 +19,8 @@ fn fft_c2r(
     let n = p.n;
     let h = n / 2u + 1u;
     let col = column_index(wid, nwg);
-    let active = col < p.cols;
-    if (active) {
+    let live = col < p.cols;
+    if (live) {
         for (var i = lid; i < n; i += WG) {
             if (i == 0u || 2u * i == n) {
                 buf[i] = C(y[col * h + i].x, R(0.0));
@@ -34,7 +34,7 @@ fn fft_c2r(
     }
     workgroupBarrier();
     let res = stockham(lid, n, true);
-    if (active) {
+    if (live) {
         for (var i = lid; i < n; i += WG) {
             xr[col * n + i] = buf[res + i].x * p.scale;
         }

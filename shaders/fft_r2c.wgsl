@@ -18,15 +18,15 @@ fn fft_r2c(
     let n = p.n;
     let h = n / 2u + 1u;
     let col = column_index(wid, nwg);
-    let active = col < p.cols;
-    if (active) {
+    let live = col < p.cols;
+    if (live) {
         for (var i = lid; i < n; i += WG) {
             buf[i] = C(xr[col * n + i], R(0.0));
         }
     }
     workgroupBarrier();
     let res = stockham(lid, n, false);
-    if (active) {
+    if (live) {
         for (var i = lid; i < h; i += WG) {
             y[col * h + i] = buf[res + i] * p.scale;
         }

@@ -59,7 +59,7 @@ fn long_cpu_vectors_split_near_the_square_root() {
 #[test]
 fn gpu_plans_keep_every_pass_within_workgroup_memory() {
     let p = FftPlan::new(
-        &[1 << 19],
+        &[1 << 18],
         Direction::Inverse,
         Norm::Ortho,
         DType::C64,
