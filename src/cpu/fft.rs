@@ -77,7 +77,7 @@ pub(crate) fn run(family: Family, t: &mut CpuTask<'_>) -> Result<(), KernelError
         Family::R2c => r2c::<f32>(t),
         Family::C2r if t.shape(1).dtype == DType::F64 => c2r::<f64>(t),
         Family::C2r => c2r::<f32>(t),
-        Family::Transpose => {
+        Family::Transpose | Family::TransposeFirst => {
             transpose(t);
             Ok(())
         }
@@ -211,15 +211,23 @@ fn transpose_as<E: bytemuck::Pod>(t: &mut CpuTask<'_>, b: [usize; 6]) {
     let (src, dst) = t.bytes_pair();
     let src: &[E] = bytemuck::cast_slice(src);
     let dst: &mut [E] = bytemuck::cast_slice_mut(dst);
-    // 32 x 32 blocks: both the source column and the destination column stay in cache.
+    // 32 x 32 blocks through a small buffer in L1: whole source columns are read and whole
+    // destination columns written (runs of 32 elements), so neither side strides element by
+    // element across power-of-two distances (which would thrash one cache set).
     const B: usize = 32;
-    for cb in (0..w).step_by(B) {
-        for rb in (0..h).step_by(B) {
-            for c in cb..(cb + B).min(w) {
-                let s = &src[soff + c * sld..];
-                for r in rb..(rb + B).min(h) {
-                    dst[doff + c + r * dld] = s[r];
+    let mut buf = [E::zeroed(); B * B];
+    for rb in (0..h).step_by(B) {
+        let hb = B.min(h - rb);
+        for cb in (0..w).step_by(B) {
+            let wb = B.min(w - cb);
+            for c in 0..wb {
+                let col = &src[soff + rb + (cb + c) * sld..][..hb];
+                for (r, v) in col.iter().enumerate() {
+                    buf[r * B + c] = *v;
                 }
+            }
+            for r in 0..hb {
+                dst[doff + cb + (rb + r) * dld..][..wb].copy_from_slice(&buf[r * B..r * B + wb]);
             }
         }
     }

@@ -6,6 +6,8 @@
 //! linear element order, each a chunk); a pass views the data as a column-major `a x b`
 //! matrix, and every segment holds whole columns of it.
 
+use std::sync::Mutex;
+
 use num_complex::Complex;
 
 use crate::dtype::Element;
@@ -15,14 +17,16 @@ use crate::array::DArray;
 use crate::data::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::kernels::fft::{
-    FftReal, FourStep, TransposeBlock, fft_cols, four_step_twiddles, transpose, twiddles,
+    FftReal, FourStep, TransposeBlock, fft_cols, four_step_twiddles, transpose, transpose_first,
+    twiddles,
 };
 use crate::runtime::Runtime;
 use crate::runtime::region::Region;
 use crate::runtime::scope::Scope;
-use crate::{Read, ReadWrite};
+use crate::{Read, ReadWrite, Write};
 
 /// A contiguous run of the data: elements `start .. start + len` of the linear order.
+#[derive(Clone)]
 struct Segment<T: FftReal>
 where
     Complex<T>: Element,
@@ -47,109 +51,265 @@ where
     ld: usize,
 }
 
-/// Runs `plan` on `x` (shaped as the plan says: see [`FftPlan`]) with the processors of
-/// `scope`, returning the transform as a new array of the same shape, tiled in the plan's
-/// panels. `x` is not modified.
-pub(crate) fn execute<T: FftReal>(
-    plan: &FftPlan,
-    x: &DArray<Complex<T>>,
-    scope: &Scope,
-) -> Result<DArray<Complex<T>>>
+/// A plan bound to a runtime: its twiddle tables (made once, `Read` by every transform task,
+/// so they stay resident on the devices that use them) and the scratch panels of its
+/// intermediate passes (allocated on first use and reused: a repeated transform touches no
+/// fresh memory but its result's, and none with [`Fft::execute_into`]).
+///
+/// Calls on one `Fft` from several threads are correct: their tasks are ordered by their
+/// accesses to the shared scratch.
+///
+/// ```
+/// use num_complex::Complex;
+/// use tessera::{Blocks, DArray, DType, Runtime, Scope};
+/// use tessera::fft::{Direction, Fft, FftPlan, Norm, Target};
+///
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// let plan = FftPlan::new(&[16, 8], Direction::Forward, Norm::Backward, DType::C64, Target::Cpu)?;
+/// let fft = Fft::<f64>::new(&rt, plan)?;
+/// let x = DArray::from_fn(&rt, 16, 8, Blocks::new(16, 4), |_, _| Complex::new(1.0, 0.0));
+/// let y = fft.execute(&x, &Scope::all())?;
+/// fft.execute_into(&x, &y, &Scope::all())?; // again, into the same result tiles
+/// let v = y.to_vec()?;
+/// assert_eq!(v[0], Complex::new(128.0, 0.0));
+/// assert!(v[1..].iter().all(|z| z.norm() < 1e-12));
+/// # Ok::<(), tessera::Error>(())
+/// ```
+pub struct Fft<T: FftReal>
 where
     Complex<T>: Element,
 {
-    let dims = plan.dims();
-    let n0 = dims[0];
-    let ok_shape = if dims.len() == 1 {
-        x.rows() == n0 && x.cols() == 1
-    } else {
-        x.rows() == n0 && x.rows() * x.cols() == plan.len()
-    };
-    if !ok_shape || plan.dtype() != T::COMPLEX {
-        return Err(Error::ShapeMismatch {
+    plan: FftPlan,
+    rt: Runtime,
+    /// Per pass: the twiddle table and the four-step table of a `Columns` pass.
+    tables: Vec<Option<(Chunk<Complex<T>>, Option<Chunk<Complex<T>>>)>>,
+    /// Per intermediate transpose pass: its output panels.
+    scratch: Mutex<Vec<Option<Vec<Segment<T>>>>>,
+}
+
+impl<T: FftReal> Fft<T>
+where
+    Complex<T>: Element,
+{
+    /// Binds `plan` to `rt`, computing its twiddle tables (in f64, rounded to `T`).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the plan is for another element type than `Complex<T>`.
+    pub fn new(rt: &Runtime, plan: FftPlan) -> Result<Fft<T>> {
+        if plan.dtype() != T::COMPLEX {
+            return Err(Error::ShapeMismatch {
+                op: "fft".into(),
+                detail: format!("a plan for {} used with {} data", plan.dtype(), T::COMPLEX),
+            });
+        }
+        let tables = plan
+            .passes()
+            .iter()
+            .map(|p| match *p {
+                Pass::Columns { n, four_step, .. } => Some((
+                    twiddles::<T>(rt, n),
+                    four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
+                )),
+                Pass::Transpose { .. } => None,
+            })
+            .collect();
+        let scratch = Mutex::new(vec![None; plan.passes().len()]);
+        Ok(Fft {
+            plan,
+            rt: rt.clone(),
+            tables,
+            scratch,
+        })
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &FftPlan {
+        &self.plan
+    }
+
+    /// The transform of `x` (shaped as the plan says: see [`FftPlan`]) with the processors of
+    /// `scope`, as a new array of the same shape tiled in the plan's panels. `x` is not
+    /// modified.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when `x` is not shaped as the plan says; task failures.
+    pub fn execute(&self, x: &DArray<Complex<T>>, scope: &Scope) -> Result<DArray<Complex<T>>> {
+        self.check_input(x)?;
+        let out = self.result_segments(x.cols() == 1, x.rows());
+        self.run(x, &out, scope)?;
+        Ok(to_darray(&self.rt, x.rows(), x.cols(), out))
+    }
+
+    /// The transform of `x` written into `out`, an array this `Fft` returned before (its
+    /// tiling is the plan's): no memory is allocated.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when `x` is not shaped as the plan says or `out` is not tiled
+    /// as this plan's results; task failures.
+    pub fn execute_into(
+        &self,
+        x: &DArray<Complex<T>>,
+        out: &DArray<Complex<T>>,
+        scope: &Scope,
+    ) -> Result<()> {
+        self.check_input(x)?;
+        let want = self.result_segments(x.cols() == 1, x.rows());
+        let fits = out.rows() == x.rows()
+            && out.cols() == x.cols()
+            && out.tiles().len() == want.len()
+            && out
+                .tiles()
+                .iter()
+                .zip(&want)
+                .all(|(t, w)| (t.rows(), t.cols()) == (w.chunk.rows(), w.chunk.cols()));
+        if !fits {
+            return Err(Error::ShapeMismatch {
+                op: "fft".into(),
+                detail: format!(
+                    "the output must be tiled as this plan's results ({} tiles of {}x{}), got {out:?}",
+                    want.len(),
+                    want[0].chunk.rows(),
+                    want[0].chunk.cols()
+                ),
+            });
+        }
+        let segs: Vec<Segment<T>> = want
+            .iter()
+            .zip(out.tiles())
+            .map(|(w, t)| Segment {
+                start: w.start,
+                len: w.len,
+                chunk: t.clone(),
+            })
+            .collect();
+        self.run(x, &segs, scope)
+    }
+
+    fn check_input(&self, x: &DArray<Complex<T>>) -> Result<()> {
+        let plan = &self.plan;
+        let dims = plan.dims();
+        let n0 = dims[0];
+        let ok_shape = if dims.len() == 1 {
+            x.rows() == n0 && x.cols() == 1
+        } else {
+            x.rows() == n0 && x.rows() * x.cols() == plan.len()
+        };
+        if ok_shape {
+            return Ok(());
+        }
+        Err(Error::ShapeMismatch {
             op: "fft".into(),
             detail: format!(
-                "a plan for {dims:?} of {} takes a {}x{} array ({} as {n0} x rest), got {}x{} of {}",
-                plan.dtype(),
+                "a plan for {dims:?} takes a {}x{} array ({}), got {}x{}",
                 n0,
                 plan.len() / n0,
                 if dims.len() == 1 {
                     "an n x 1 vector"
                 } else {
-                    "dimension 0 by rows"
+                    "dimension 0 by rows, the others by columns"
                 },
                 x.rows(),
                 x.cols(),
-                T::COMPLEX
             ),
-        });
+        })
     }
-    let rt = x.runtime().clone();
-    let scale = plan.scale();
-    let direction = plan.direction();
-    let passes = plan.passes();
-    let panels = plan.panels();
-    let segments = rt.datadeps_in(scope.clone(), |r| {
-        let mut segs: Option<Vec<Segment<T>>> = None;
-        let last_transpose = passes
+
+    /// The index of the pass that writes the result: the last transpose, or none (a 1D
+    /// transform in one pass, whose result is a copy of the input transformed in place).
+    fn last_transpose(&self) -> Option<usize> {
+        self.plan
+            .passes()
             .iter()
-            .rposition(|p| matches!(p, Pass::Transpose { .. }));
-        for (i, pass) in passes.iter().enumerate() {
-            match *pass {
-                Pass::Transpose { rows, cols } => {
-                    let rects = match &segs {
-                        Some(s) => segment_rects(s, rows),
-                        None => input_rects(x, rows),
-                    };
-                    // The last transpose makes the result's tiles: shape them as such.
-                    let tile_rows = (Some(i) == last_transpose).then_some(if x.cols() == 1 {
-                        None
-                    } else {
-                        Some(x.rows())
-                    });
-                    segs = Some(transpose_pass(
-                        r,
-                        &rt,
-                        &rects,
-                        (rows, cols),
-                        panels,
-                        tile_rows,
-                    ));
-                }
-                Pass::Columns {
-                    n,
-                    four_step,
-                    scaled,
-                    ..
-                } => {
-                    let s = segs.get_or_insert_with(|| copy_input(r, &rt, x));
-                    let tw = twiddles::<T>(&rt, n);
-                    let big = four_step.map(|big_n| four_step_twiddles::<T>(&rt, big_n));
-                    for seg in s.iter() {
-                        let call = fft_cols::<T>(
-                            n,
-                            direction,
-                            if scaled { scale } else { 1.0 },
-                            four_step.map(|big_n| FourStep {
-                                big_n,
-                                col0: seg.start / n,
-                            }),
-                        );
-                        r.spawn(
-                            call,
-                            (
-                                ReadWrite(&seg.chunk),
-                                Read(&tw),
-                                Read(big.as_ref().unwrap_or(&tw)),
-                            ),
-                        );
+            .rposition(|p| matches!(p, Pass::Transpose { .. }))
+    }
+
+    /// Fresh panels for the result.
+    fn result_segments(&self, vector: bool, rows: usize) -> Vec<Segment<T>> {
+        let tile_rows = if vector { None } else { Some(rows) };
+        match self.last_transpose() {
+            Some(i) => {
+                let Pass::Transpose { rows: a, cols: b } = self.plan.passes()[i] else {
+                    unreachable!("last_transpose names a transpose pass")
+                };
+                new_segments(&self.rt, (a, b), self.plan.panels(), Some(tile_rows))
+            }
+            None => {
+                let n = self.plan.len();
+                vec![Segment {
+                    start: 0,
+                    len: n,
+                    chunk: Chunk::zeros(&self.rt, n, 1),
+                }]
+            }
+        }
+    }
+
+    /// Scratch panels of intermediate pass `i` (a transpose of the `a x b` view).
+    fn scratch(&self, i: usize, ab: (usize, usize)) -> Vec<Segment<T>> {
+        let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        s[i].get_or_insert_with(|| new_segments(&self.rt, ab, self.plan.panels(), None))
+            .clone()
+    }
+
+    fn run(&self, x: &DArray<Complex<T>>, out: &[Segment<T>], scope: &Scope) -> Result<()> {
+        let plan = &self.plan;
+        let (scale, direction) = (plan.scale(), plan.direction());
+        let last = self.last_transpose();
+        let mut segs: Vec<Segment<T>> = Vec::new();
+        self.rt.datadeps_in(scope.clone(), |r| {
+            for (i, pass) in plan.passes().iter().enumerate() {
+                match *pass {
+                    Pass::Transpose { rows, cols } => {
+                        let rects = if i == 0 {
+                            input_rects(x, rows)
+                        } else {
+                            segment_rects(&segs, rows)
+                        };
+                        let dst = if Some(i) == last {
+                            out.to_vec()
+                        } else {
+                            self.scratch(i, (rows, cols))
+                        };
+                        transpose_into(r, &rects, &dst, rows, cols);
+                        segs = dst;
+                    }
+                    Pass::Columns {
+                        n,
+                        four_step,
+                        scaled,
+                        ..
+                    } => {
+                        if i == 0 {
+                            copy_input(r, x, &out[0]);
+                            segs = out.to_vec();
+                        }
+                        let Some((tw, big)) = &self.tables[i] else {
+                            unreachable!("a Columns pass has its tables")
+                        };
+                        for seg in &segs {
+                            let call = fft_cols::<T>(
+                                n,
+                                direction,
+                                if scaled { scale } else { 1.0 },
+                                four_step.map(|big_n| FourStep {
+                                    big_n,
+                                    col0: seg.start / n,
+                                }),
+                            );
+                            r.spawn(
+                                call,
+                                (
+                                    ReadWrite(&seg.chunk),
+                                    Read(tw),
+                                    Read(big.as_ref().unwrap_or(tw)),
+                                ),
+                            );
+                        }
                     }
                 }
             }
-        }
-        segs.unwrap_or_else(|| unreachable!("every plan has at least one pass"))
-    })?;
-    Ok(to_darray(&rt, x.rows(), x.cols(), segments))
+        })
+    }
 }
 
 /// The input's tiles as rectangles of the `a x (len / a)` view.
@@ -238,14 +398,12 @@ where
         .collect()
 }
 
-/// Transposes the `a x b` view held by `rects` into new segments of the `b x a` view, `panels`
-/// of them (whole columns of `b` each): one task per (rectangle, segment) pair that meet.
-/// `tile_rows` shapes the new chunks as result tiles: `None` a vector's (`len x 1`),
-/// `Some(rows)` a matrix's (`rows x len / rows`); otherwise (`b x columns`).
-fn transpose_pass<T: FftReal>(
-    r: &Region<'_>,
+/// The panels of the `b x a` view a transpose of the `a x b` view writes: `panels` of them,
+/// whole columns of `b` each. `tile_rows` shapes the chunks as result tiles: `Some(None)` a
+/// vector's (`len x 1`), `Some(Some(rows))` a matrix's (`rows x len / rows`); otherwise
+/// (`b x columns`).
+fn new_segments<T: FftReal>(
     rt: &Runtime,
-    rects: &[Rect<'_, T>],
     (a, b): (usize, usize),
     panels: usize,
     tile_rows: Option<Option<usize>>,
@@ -254,7 +412,7 @@ where
     Complex<T>: Element,
 {
     let width = a.div_ceil(panels.clamp(1, a));
-    let segs: Vec<Segment<T>> = (0..a.div_ceil(width))
+    (0..a.div_ceil(width))
         .map(|q| {
             let w = width.min(a - q * width);
             let len = w * b;
@@ -269,7 +427,25 @@ where
                 chunk: Chunk::zeros(rt, tr, tc),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Transposes the `a x b` view held by `rects` into `segs` (panels of the `b x a` view): one
+/// task per (rectangle, panel) pair that meet.
+fn transpose_into<T: FftReal>(
+    r: &Region<'_>,
+    rects: &[Rect<'_, T>],
+    segs: &[Segment<T>],
+    a: usize,
+    b: usize,
+) where
+    Complex<T>: Element,
+{
+    let width = segs[0].len / b;
+    debug_assert_eq!(segs.len(), a.div_ceil(width), "panels of whole columns");
+    // The blocks into a panel tile it exactly, so the first one is a `Write` (no zero-fill
+    // of fresh memory, no copy-in): no element is read before its block writes it.
+    let mut started = vec![false; segs.len()];
     for rect in rects {
         let (q0, q1) = (rect.r0 / width, (rect.r1 - 1) / width);
         for (q, seg) in segs.iter().enumerate().take(q1 + 1).skip(q0) {
@@ -282,27 +458,25 @@ where
                 dst_off: rect.c0 + (lo - q * width) * b,
                 dst_ld: b,
             };
-            r.spawn(
-                transpose::<Complex<T>>(block),
-                (Read(rect.chunk), ReadWrite(&seg.chunk)),
-            );
+            if std::mem::replace(&mut started[q], true) {
+                let call = transpose::<Complex<T>>(block);
+                r.spawn(call, (Read(rect.chunk), ReadWrite(&seg.chunk)));
+            } else {
+                r.spawn(
+                    transpose_first::<Complex<T>>(block),
+                    (Read(rect.chunk), Write(&seg.chunk)),
+                );
+            }
         }
     }
-    segs
 }
 
-/// The input copied into one segment (a 1D transform done in one pass).
-fn copy_input<T: FftReal>(r: &Region<'_>, rt: &Runtime, x: &DArray<Complex<T>>) -> Vec<Segment<T>>
+/// The input vector copied into the single panel `seg` (a 1D transform done in one pass).
+fn copy_input<T: FftReal>(r: &Region<'_>, x: &DArray<Complex<T>>, seg: &Segment<T>)
 where
     Complex<T>: Element,
 {
-    let n = x.rows() * x.cols();
-    let seg = Segment {
-        start: 0,
-        len: n,
-        chunk: Chunk::zeros(rt, n, 1),
-    };
-    for rect in input_rects(x, n) {
+    for (i, rect) in input_rects(x, seg.len).into_iter().enumerate() {
         // A vector's tile: rows r0..r1 of the single column.
         let block = TransposeBlock {
             src_off: 0,
@@ -312,12 +486,16 @@ where
             dst_off: rect.r0,
             dst_ld: 1,
         };
-        r.spawn(
-            transpose::<Complex<T>>(block),
-            (Read(rect.chunk), ReadWrite(&seg.chunk)),
-        );
+        if i == 0 {
+            r.spawn(
+                transpose_first::<Complex<T>>(block),
+                (Read(rect.chunk), Write(&seg.chunk)),
+            );
+        } else {
+            let call = transpose::<Complex<T>>(block);
+            r.spawn(call, (Read(rect.chunk), ReadWrite(&seg.chunk)));
+        }
     }
-    vec![seg]
 }
 
 /// The final segments as a `rows x cols` array: tiles of `rows x (len / rows)` (a vector:

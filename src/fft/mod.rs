@@ -50,6 +50,7 @@ use num_complex::Complex;
 
 use crate::dtype::Element;
 
+pub use exec::Fft;
 pub use plan::{Algorithm, CPU_FOUR_STEP_MIN, Direction, FftPlan, Norm, Pass, Target};
 pub use real::{irfft_cols, rfft_cols};
 
@@ -75,7 +76,7 @@ pub fn target_for(rt: &Runtime, scope: &Scope) -> Target {
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `x` is not shaped as the plan
-/// says (see [`FftPlan`]) or holds another element type; task failures, and
+/// says (see [`FftPlan`]) or the plan is for another element type; task failures, and
 /// [`Error::NoProcessor`](crate::Error::NoProcessor) when no processor in scope can run a pass.
 pub fn execute<T: FftReal>(
     plan: &FftPlan,
@@ -85,7 +86,7 @@ pub fn execute<T: FftReal>(
 where
     Complex<T>: Element,
 {
-    exec::execute(plan, x, scope)
+    Fft::new(x.runtime(), plan.clone())?.execute(x, scope)
 }
 
 /// The 1D transform of the `n x 1` vector `x`, planned for `scope` ([`FftPlan::cached`]).

@@ -256,6 +256,18 @@ pub fn transpose<T: Element>(b: TransposeBlock) -> KernelCall {
     ])
 }
 
+/// The transposed block copy `b` with accesses `(Read src, Write dst)`: for the first of a set
+/// of blocks that together cover every element of `dst` (no zero-fill or copy-in of `dst` is
+/// made; the elements outside the block are undefined until the other blocks write them).
+///
+/// # Panics
+/// If an index exceeds `u32::MAX`.
+#[track_caller]
+pub fn transpose_first<T: Element>(b: TransposeBlock) -> KernelCall {
+    let t = transpose::<T>(b);
+    kernel(Family::TransposeFirst, T::DTYPE).call(t.params().iter().copied())
+}
+
 /// The `n x 1` twiddle table `exp(-2 pi i m / n)`, `m < n`, computed in f64 and rounded to `T`.
 pub fn twiddles<T: FftReal>(rt: &Runtime, n: usize) -> Chunk<Complex<T>>
 where
@@ -335,6 +347,8 @@ pub(crate) enum Family {
     R2c,
     C2r,
     Transpose,
+    /// The transpose with a `Write` destination.
+    TransposeFirst,
 }
 
 impl Family {
@@ -343,7 +357,7 @@ impl Family {
             Family::C2c => "fft_c2c",
             Family::R2c => "fft_r2c",
             Family::C2r => "fft_c2r",
-            Family::Transpose => "fft_transpose",
+            Family::Transpose | Family::TransposeFirst => "fft_transpose",
         }
     }
 }
@@ -368,7 +382,7 @@ pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
     let ok = match family {
         Family::C2c => matches!(dtype, DType::C32 | DType::C64),
         Family::R2c | Family::C2r => matches!(dtype, DType::F32 | DType::F64),
-        Family::Transpose => true,
+        Family::Transpose | Family::TransposeFirst => true,
     };
     ok.then(|| kernel(family, dtype))
 }
@@ -397,9 +411,10 @@ fn build(family: Family, d: DType) -> Kernel {
         Family::R2c => b.read(d).write(complex_of(d)).read(complex_of(d)),
         Family::C2r => b.read(complex_of(d)).write(d).read(complex_of(d)),
         Family::Transpose => b.read(d).read_write(d),
+        Family::TransposeFirst => b.read(d).write(d),
     };
     let b = match family {
-        Family::Transpose => (0..6).fold(b, |b, _| b.param(DType::U32)),
+        Family::Transpose | Family::TransposeFirst => (0..6).fold(b, |b, _| b.param(DType::U32)),
         Family::C2c => (0..5).fold(b, |b, _| b.param(DType::U32)).param(real_of(d)),
         Family::R2c | Family::C2r => (0..5).fold(b, |b, _| b.param(DType::U32)).param(d),
     };
@@ -426,7 +441,7 @@ pub fn flops(n: usize, columns: usize) -> f64 {
 fn cost(family: Family, l: &Launch<'_>) -> Cost {
     let bytes: f64 = l.shapes.iter().map(|s| s.bytes() as f64).sum();
     match family {
-        Family::Transpose => Cost {
+        Family::Transpose | Family::TransposeFirst => Cost {
             flops: 0.0,
             bytes: 2.0 * (p(l, 2) * p(l, 3) * l.shapes[0].dtype.size()) as f64,
         },
@@ -456,7 +471,7 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
         )))
     };
     match family {
-        Family::Transpose => {
+        Family::Transpose | Family::TransposeFirst => {
             let (src, dst) = (l.shapes[0].len(), l.shapes[1].len());
             let [soff, sld, h, w, doff, dld] = std::array::from_fn(|i| p(l, i));
             if h == 0 || w == 0 {

@@ -32,7 +32,9 @@ pub(crate) fn source(family: Family, real: DType) -> String {
         Family::C2c => shaders::FFT_C2C,
         Family::R2c => shaders::FFT_R2C,
         Family::C2r => shaders::FFT_C2R,
-        Family::Transpose => return shaders::with_dtype(shaders::FFT_TRANSPOSE, real),
+        Family::Transpose | Family::TransposeFirst => {
+            return shaders::with_dtype(shaders::FFT_TRANSPOSE, real);
+        }
     };
     let mut s = prelude(real);
     s.push_str(shaders::FFT);
@@ -46,7 +48,7 @@ fn u(l: &Launch<'_>, i: usize) -> u32 {
 
 /// The GPU implementation of FFT kernel `family` on `dtype` (the kernel's element type).
 pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
-    if family == Family::Transpose {
+    if matches!(family, Family::Transpose | Family::TransposeFirst) {
         let v = GpuVariant::wgsl("blocked", source(family, dtype), family.name())
             .dispatch(Dispatch::Custom(std::sync::Arc::new(|l: &Launch<'_>| {
                 [
