@@ -181,7 +181,7 @@ where
         buf.copy_from_slice(yc);
         // The imaginary parts of X[0] and X[n/2] are not part of a real signal's spectrum.
         buf[0].im = T::zero();
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             buf[h - 1].im = T::zero();
         }
         plan.process_with_scratch(&mut buf, xc, &mut scratch)

@@ -25,6 +25,9 @@ use crate::runtime::region::Region;
 use crate::runtime::scope::Scope;
 use crate::{Read, ReadWrite, Write};
 
+/// The twiddle table of a `Columns` pass and its four-step table, if any.
+type Tables<T> = (Chunk<Complex<T>>, Option<Chunk<Complex<T>>>);
+
 /// A contiguous run of the data: elements `start .. start + len` of the linear order.
 #[derive(Clone)]
 struct Segment<T: FftReal>
@@ -82,7 +85,7 @@ where
     plan: FftPlan,
     rt: Runtime,
     /// Per pass: the twiddle table and the four-step table of a `Columns` pass.
-    tables: Vec<Option<(Chunk<Complex<T>>, Option<Chunk<Complex<T>>>)>>,
+    tables: Vec<Option<Tables<T>>>,
     /// Per intermediate transpose pass: its output panels.
     scratch: Mutex<Vec<Option<Vec<Segment<T>>>>>,
 }

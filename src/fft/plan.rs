@@ -356,7 +356,7 @@ fn one_dim_algorithm(n: usize, dtype: DType, target: Target) -> Result<Algorithm
             // The divisor of n closest to sqrt(n) from below; a prime length stays one task
             // (rustfft's Rader or Bluestein).
             let mut n1 = (n as f64).sqrt() as usize;
-            while n1 > 1 && n % n1 != 0 {
+            while n1 > 1 && !n.is_multiple_of(n1) {
                 n1 -= 1;
             }
             if n1 < 16 {

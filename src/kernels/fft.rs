@@ -490,7 +490,7 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
         Family::C2c => {
             let (n, big_n, big_b, col0) = (p(l, 0), p(l, 2), p(l, 3), p(l, 4));
             let len = l.shapes[0].len();
-            if n == 0 || len % n != 0 {
+            if n == 0 || !len.is_multiple_of(n) {
                 return bad(format!(
                     "the tile has {len} elements, not a multiple of the length {n}"
                 ));
@@ -503,7 +503,7 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
             }
             if big_n > 0 {
                 let cols = len / n;
-                if (col0 + cols) * n > big_n || big_n % n != 0 {
+                if (col0 + cols) * n > big_n || !big_n.is_multiple_of(n) {
                     return bad(format!(
                         "a four-step twiddle of length {big_n} does not fit columns {col0}..{} of length {n}",
                         col0 + cols
@@ -526,7 +526,7 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
                 (1, 0)
             };
             let (xr, y) = (l.shapes[real].len(), l.shapes[cplx].len());
-            if n == 0 || xr % n != 0 || y != (xr / n) * (n / 2 + 1) {
+            if n == 0 || !xr.is_multiple_of(n) || y != (xr / n) * (n / 2 + 1) {
                 return bad(format!(
                     "a real tile of {xr} elements and a complex one of {y} are not columns of {n} and {}",
                     n / 2 + 1
