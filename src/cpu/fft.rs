@@ -207,10 +207,15 @@ fn transpose(t: &mut CpuTask<'_>) {
 }
 
 fn transpose_as<E: bytemuck::Pod>(t: &mut CpuTask<'_>, b: [usize; 6]) {
-    let [soff, sld, h, w, doff, dld] = b;
     let (src, dst) = t.bytes_pair();
     let src: &[E] = bytemuck::cast_slice(src);
     let dst: &mut [E] = bytemuck::cast_slice_mut(dst);
+    transpose_block(src, dst, b);
+}
+
+/// `dst[doff + c + r * dld] = src[soff + r + c * sld]` for `r < h`, `c < w`.
+fn transpose_block<E: bytemuck::Pod>(src: &[E], dst: &mut [E], b: [usize; 6]) {
+    let [soff, sld, h, w, doff, dld] = b;
     // 32 x 32 blocks through a small buffer in L1: whole source columns are read and whole
     // destination columns written (runs of 32 elements), so neither side strides element by
     // element across power-of-two distances (which would thrash one cache set).
@@ -231,4 +236,85 @@ fn transpose_as<E: bytemuck::Pod>(t: &mut CpuTask<'_>, b: [usize; 6]) {
             }
         }
     }
+}
+
+/// `fft_lines` with `k` sources: see [`crate::kernels::fft::fft_lines`].
+pub(crate) fn lines(k: usize, t: &mut CpuTask<'_>) -> Result<(), KernelError> {
+    if t.shape(k).dtype == DType::C64 {
+        lines_typed::<f64>(k, t)
+    } else {
+        lines_typed::<f32>(k, t)
+    }
+}
+
+fn lines_typed<T: FftReal>(k: usize, t: &mut CpuTask<'_>) -> Result<(), KernelError>
+where
+    Complex<T>: Element,
+{
+    let inverse = u(t, 0) != 0;
+    let along_rows = u(t, 1) != 0;
+    let scale: T = t.param(2);
+    let rect =
+        |t: &CpuTask<'_>, i: usize| -> [usize; 4] { std::array::from_fn(|j| u(t, 3 + 4 * i + j)) };
+    let [dr0, dc0, dh, dw] = rect(t, 0);
+    let srcs: Vec<([usize; 4], &[Complex<T>])> = (0..k)
+        .map(|i| (rect(t, i + 1), t.tile::<Complex<T>>(i).data))
+        .collect();
+    let dst = t.tile_mut::<Complex<T>>(k).data;
+    if dst.len() != dh * dw {
+        return Err(KernelError::InvalidArgument(format!(
+            "fft_lines: the output tile has {} elements, its place says {dh}x{dw}",
+            dst.len()
+        )));
+    }
+    let zero = Complex::new(T::zero(), T::zero());
+    // Rows: gather transposed (the rows become the buffer's columns); columns: straight in.
+    let (n, mut buf) = if along_rows {
+        (dw, vec![zero; dh * dw])
+    } else {
+        (dh, Vec::new())
+    };
+    for ([sr0, sc0, sh, sw], src) in srcs {
+        if src.len() != sh * sw {
+            return Err(KernelError::InvalidArgument(format!(
+                "fft_lines: a source tile has {} elements, its place says {sh}x{sw}",
+                src.len()
+            )));
+        }
+        let (r0, r1) = (sr0.max(dr0), (sr0 + sh).min(dr0 + dh));
+        let (c0, c1) = (sc0.max(dc0), (sc0 + sw).min(dc0 + dw));
+        if r0 >= r1 || c0 >= c1 {
+            continue;
+        }
+        let soff = (r0 - sr0) + (c0 - sc0) * sh;
+        if along_rows {
+            // buf is dw x dh: element (row r, col c) of dst at buf[c + r * dw].
+            transpose_block(
+                src,
+                &mut buf,
+                [soff, sh, r1 - r0, c1 - c0, (c0 - dc0) + (r0 - dr0) * dw, dw],
+            );
+        } else {
+            for c in c0..c1 {
+                let s = &src[(r0 - sr0) + (c - sc0) * sh..][..r1 - r0];
+                dst[(r0 - dr0) + (c - dc0) * dh..][..r1 - r0].copy_from_slice(s);
+            }
+        }
+    }
+    let fft = T::plans().complex(n, inverse);
+    let mut scratch = vec![zero; fft.get_inplace_scratch_len()];
+    if along_rows {
+        fft.process_with_scratch(&mut buf, &mut scratch);
+        if scale != T::one() {
+            buf.iter_mut().for_each(|v| *v = *v * scale);
+        }
+        // buf (dw x dh) back to dst (dh x dw).
+        transpose_block(&buf, dst, [0, dw, dw, dh, 0, dh]);
+    } else {
+        fft.process_with_scratch(dst, &mut scratch);
+        if scale != T::one() {
+            dst.iter_mut().for_each(|v| *v = *v * scale);
+        }
+    }
+    Ok(())
 }

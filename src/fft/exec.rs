@@ -12,18 +12,18 @@ use num_complex::Complex;
 
 use crate::dtype::Element;
 
-use super::plan::{FftPlan, Pass};
+use super::plan::{Algorithm, FftPlan, Pass};
 use crate::array::DArray;
 use crate::data::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::kernels::fft::{
-    FftReal, FourStep, TransposeBlock, fft_cols, four_step_twiddles, transpose, transpose_first,
-    twiddles,
+    FftReal, FourStep, Placed, TransposeBlock, fft_cols, fft_lines, four_step_twiddles, transpose,
+    transpose_first, twiddles,
 };
 use crate::runtime::Runtime;
 use crate::runtime::region::Region;
 use crate::runtime::scope::Scope;
-use crate::{Read, ReadWrite, Write};
+use crate::{Access, Read, ReadWrite, Write};
 
 /// The twiddle table of a `Columns` pass and its four-step table, if any.
 type Tables<T> = (Chunk<Complex<T>>, Option<Chunk<Complex<T>>>);
@@ -113,7 +113,7 @@ where
                     twiddles::<T>(rt, n),
                     four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
                 )),
-                Pass::Transpose { .. } => None,
+                Pass::Transpose { .. } | Pass::Lines { .. } => None,
             })
             .collect();
         let scratch = Mutex::new(vec![None; plan.passes().len()]);
@@ -229,6 +229,16 @@ where
     /// Fresh panels for the result.
     fn result_segments(&self, vector: bool, rows: usize) -> Vec<Segment<T>> {
         let tile_rows = if vector { None } else { Some(rows) };
+        if self.plan.algorithm() == Algorithm::Lines {
+            // Column panels of the rows x cols result.
+            let cols = self.plan.len() / rows;
+            return new_segments(
+                &self.rt,
+                (cols, rows),
+                self.lines_blocks(),
+                Some(Some(rows)),
+            );
+        }
         match self.last_transpose() {
             Some(i) => {
                 let Pass::Transpose { rows: a, cols: b } = self.plan.passes()[i] else {
@@ -247,6 +257,31 @@ where
         }
     }
 
+    /// Blocks per [`Pass::Lines`] pass: twice the panels (smaller blocks keep a task's lines in
+    /// cache; a column task reads every row block, so not too many).
+    fn lines_blocks(&self) -> usize {
+        2 * self.plan.panels()
+    }
+
+    /// Scratch row blocks of a rows pass (`i`): `start` is the first row, `len` the rows.
+    fn row_blocks(&self, i: usize, rows: usize, cols: usize) -> Vec<Segment<T>> {
+        let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        s[i].get_or_insert_with(|| {
+            let hb = rows.div_ceil(self.lines_blocks().clamp(1, rows));
+            (0..rows.div_ceil(hb))
+                .map(|b| {
+                    let h = hb.min(rows - b * hb);
+                    Segment {
+                        start: b * hb,
+                        len: h,
+                        chunk: Chunk::zeros(&self.rt, h, cols),
+                    }
+                })
+                .collect()
+        })
+        .clone()
+    }
+
     /// Scratch panels of intermediate pass `i` (a transpose of the `a x b` view).
     fn scratch(&self, i: usize, ab: (usize, usize)) -> Vec<Segment<T>> {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
@@ -259,9 +294,96 @@ where
         let (scale, direction) = (plan.scale(), plan.direction());
         let last = self.last_transpose();
         let mut segs: Vec<Segment<T>> = Vec::new();
+        // The row blocks a rows pass wrote, for the columns pass.
+        let mut blocks: Vec<Segment<T>> = Vec::new();
         self.rt.datadeps_in(scope.clone(), |r| {
             for (i, pass) in plan.passes().iter().enumerate() {
                 match *pass {
+                    Pass::Lines {
+                        rows,
+                        cols,
+                        along_rows,
+                        scaled,
+                    } => {
+                        // Sources: the input's tiles (first pass) or the row blocks.
+                        let srcs: Vec<(Placed, &Chunk<Complex<T>>)> = if i == 0 {
+                            let (mb, nb) = x.tile_size();
+                            (0..x.nt())
+                                .flat_map(|j| (0..x.mt()).map(move |ii| (ii, j)))
+                                .map(|(ii, j)| {
+                                    let c = x.tile(ii, j);
+                                    let p = Placed {
+                                        r0: ii * mb,
+                                        c0: j * nb,
+                                        rows: c.rows(),
+                                        cols: c.cols(),
+                                    };
+                                    (p, c)
+                                })
+                                .collect()
+                        } else {
+                            blocks
+                                .iter()
+                                .map(|b| {
+                                    let p = Placed {
+                                        r0: b.start,
+                                        c0: 0,
+                                        rows: b.len,
+                                        cols,
+                                    };
+                                    (p, &b.chunk)
+                                })
+                                .collect()
+                        };
+                        let dsts: Vec<(Placed, Segment<T>)> = if along_rows {
+                            self.row_blocks(i, rows, cols)
+                                .into_iter()
+                                .map(|b| {
+                                    let p = Placed {
+                                        r0: b.start,
+                                        c0: 0,
+                                        rows: b.len,
+                                        cols,
+                                    };
+                                    (p, b)
+                                })
+                                .collect()
+                        } else {
+                            out.iter()
+                                .map(|s| {
+                                    let p = Placed {
+                                        r0: 0,
+                                        c0: s.start / rows,
+                                        rows,
+                                        cols: s.len / rows,
+                                    };
+                                    (p, s.clone())
+                                })
+                                .collect()
+                        };
+                        let s = if scaled { scale } else { 1.0 };
+                        for (dp, dseg) in &dsts {
+                            let meet: Vec<&(Placed, &Chunk<Complex<T>>)> = srcs
+                                .iter()
+                                .filter(|(p, _)| {
+                                    p.r0 < dp.r0 + dp.rows
+                                        && dp.r0 < p.r0 + p.rows
+                                        && p.c0 < dp.c0 + dp.cols
+                                        && dp.c0 < p.c0 + p.cols
+                                })
+                                .collect();
+                            let places: Vec<Placed> = meet.iter().map(|(p, _)| *p).collect();
+                            let mut acc: Vec<Access> =
+                                meet.iter().map(|(_, c)| Read(*c).into()).collect();
+                            acc.push(Write(&dseg.chunk).into());
+                            r.spawn(fft_lines::<T>(direction, along_rows, s, *dp, &places), acc);
+                        }
+                        if along_rows {
+                            blocks = dsts.into_iter().map(|(_, b)| b).collect();
+                        } else {
+                            segs = out.to_vec();
+                        }
+                    }
                     Pass::Transpose { rows, cols } => {
                         let rects = if i == 0 {
                             input_rects(x, rows)

@@ -70,6 +70,21 @@ pub enum Pass {
         /// Whether this pass applies the plan's scale (the last transform pass does).
         scaled: bool,
     },
+    /// CPU only: the FFTs of every row (`along_rows`) or column of the `rows x cols` matrix,
+    /// out of place, by blocks of whole lines: each task gathers its lines from every panel
+    /// holding part of them into a cache-sized buffer, transforms them, and writes its own
+    /// panel (row blocks for rows, column panels for columns). Two passes over memory per 2D
+    /// transform instead of the four of transposes and passes.
+    Lines {
+        /// Rows of the matrix.
+        rows: usize,
+        /// Columns of the matrix.
+        cols: usize,
+        /// Rows (true) or columns.
+        along_rows: bool,
+        /// Whether this pass applies the plan's scale.
+        scaled: bool,
+    },
     /// The data viewed as a column-major `rows x cols` matrix is transposed (into
     /// `cols x rows`).
     Transpose {
@@ -86,6 +101,8 @@ pub enum Algorithm {
     /// Each dimension's columns transformed in one pass (rustfft on the CPU, Stockham in
     /// workgroup memory on a GPU), with transposes between dimensions.
     Direct,
+    /// CPU 2D transforms: the rows, then the columns, each pass a [`Pass::Lines`].
+    Lines,
     /// A 1D transform of `n1 n2` points as `n1 x n2` (Bailey's four-step / six-step method):
     /// transpose, `n1` FFTs of length `n2` with twiddles, transpose, `n2` FFTs of length `n1`,
     /// transpose.
@@ -173,7 +190,11 @@ impl FftPlan {
             {
                 return Err(no_gpu(n, dtype));
             }
-            Algorithm::Direct
+            if target == Target::Cpu && dims.len() == 2 {
+                Algorithm::Lines
+            } else {
+                Algorithm::Direct
+            }
         };
         let passes = passes(dims, algorithm);
         let plan = FftPlan {
@@ -315,6 +336,12 @@ impl fmt::Display for FftPlan {
                     }
                 }
                 Pass::Transpose { rows, cols } => write!(f, " T{rows}x{cols}")?,
+                Pass::Lines {
+                    rows,
+                    cols,
+                    along_rows,
+                    ..
+                } => write!(f, " L{}{rows}x{cols}", if *along_rows { 'r' } else { 'c' })?,
             }
         }
         Ok(())
@@ -392,6 +419,20 @@ fn passes(dims: &[usize], algorithm: Algorithm) -> Vec<Pass> {
                 scaled: true,
             },
             Pass::Transpose { rows: n1, cols: n2 },
+        ],
+        Algorithm::Lines => vec![
+            Pass::Lines {
+                rows: dims[0],
+                cols: dims[1],
+                along_rows: true,
+                scaled: false,
+            },
+            Pass::Lines {
+                rows: dims[0],
+                cols: dims[1],
+                along_rows: false,
+                scaled: true,
+            },
         ],
         Algorithm::Direct if dims.len() == 1 => vec![Pass::Columns {
             n: total,

@@ -268,6 +268,87 @@ pub fn transpose_first<T: Element>(b: TransposeBlock) -> KernelCall {
     kernel(Family::TransposeFirst, T::DTYPE).call(t.params().iter().copied())
 }
 
+/// Where one tile of a matrix lies: rows `r0 .. r0 + rows`, columns `c0 .. c0 + cols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Placed {
+    /// First row.
+    pub r0: usize,
+    /// First column.
+    pub c0: usize,
+    /// Rows of the tile.
+    pub rows: usize,
+    /// Columns of the tile.
+    pub cols: usize,
+}
+
+/// CPU only: the FFTs along whole rows (`along_rows`) or whole columns of a matrix that a
+/// task's output tile `dst` spans, gathered from `srcs` (tiles of the input matrix, placed as
+/// given, which together cover the output's lines): rows are transposed into a buffer,
+/// transformed and transposed back; columns are copied straight into `dst` and transformed.
+/// Times `scale`. Accesses `(Read src_0, ..., Read src_{k-1}, Write dst)`, `k = srcs.len()`.
+/// The output's lines must be whole: `dst.cols` is the row length (along rows) or `dst.rows`
+/// the column length.
+///
+/// # Panics
+/// If a position exceeds `u32::MAX` or there is no source.
+#[track_caller]
+pub fn fft_lines<T: FftReal>(
+    direction: Direction,
+    along_rows: bool,
+    scale: f64,
+    dst: Placed,
+    srcs: &[Placed],
+) -> KernelCall {
+    assert!(!srcs.is_empty(), "fft_lines needs at least one source");
+    let mut params = vec![
+        Scalar::U32(u32::from(direction == Direction::Inverse)),
+        Scalar::U32(u32::from(along_rows)),
+        T::round_from(scale).into_scalar(),
+    ];
+    for p in std::iter::once(&dst).chain(srcs) {
+        params.extend([p.r0, p.c0, p.rows, p.cols].map(u32_param));
+    }
+    lines_kernel(srcs.len(), T::COMPLEX).call(params)
+}
+
+fn lines_kernel(k: usize, d: DType) -> Kernel {
+    static CACHE: OnceLock<Mutex<HashMap<(usize, DType), Kernel>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry((k, d))
+        .or_insert_with(|| {
+            let mut b = Kernel::builder("fft_lines");
+            for _ in 0..k {
+                b = b.read(d);
+            }
+            b = b
+                .write(d)
+                .param(DType::U32)
+                .param(DType::U32)
+                .param(real_of(d));
+            for _ in 0..4 * (k + 1) {
+                b = b.param(DType::U32);
+            }
+            b.cost(move |l: &Launch<'_>| {
+                let dst = l.shapes[k];
+                let along_rows = l.params[1].get::<u32>() == Some(1);
+                let (n, lines) = if along_rows {
+                    (dst.cols, dst.rows)
+                } else {
+                    (dst.rows, dst.cols)
+                };
+                Cost {
+                    flops: flops(n, lines),
+                    bytes: 3.0 * dst.bytes() as f64,
+                }
+            })
+            .cpu(move |t| cpu::fft::lines(k, t))
+            .build()
+            .unwrap_or_else(|e| unreachable!("fft_lines with {k} sources must build: {e}"))
+        })
+        .clone()
+}
+
 /// The `n x 1` twiddle table `exp(-2 pi i m / n)`, `m < n`, computed in f64 and rounded to `T`.
 pub fn twiddles<T: FftReal>(rt: &Runtime, n: usize) -> Chunk<Complex<T>>
 where
