@@ -1,6 +1,8 @@
 //! Fast Fourier transforms of `DArray`s: 1D (the distributed four-step method for long
-//! vectors), 2D and 3D (a batched pass per dimension with transposes between them), complex
-//! to complex in `c32` or `c64`, and real-to-complex / complex-to-real transforms of columns.
+//! vectors), 2D and 3D (a batched pass per dimension with transposes between them; on the CPU,
+//! 2D as two passes of whole lines gathered from every panel, which moves the data half as
+//! often), complex to complex in `c32` or `c64`, and real-to-complex / complex-to-real
+//! transforms of columns.
 //!
 //! Every transform is a plan ([`FftPlan`], plain data) run as tasks over contiguous panels of
 //! the data in one datadeps region, so it runs on any mix of processors: the CPU pool (rustfft,

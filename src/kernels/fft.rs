@@ -1,6 +1,7 @@
 //! FFT tile kernels: the batched column FFT of a complex tile ([`fft_cols`], with an optional
 //! four-step twiddle and a scale), the blocked transpose between FFT passes ([`transpose`]),
-//! and the real-to-complex / complex-to-real column transforms ([`rfft_cols`], [`irfft_cols`]).
+//! the real-to-complex / complex-to-real column transforms ([`rfft_cols`], [`irfft_cols`]), and,
+//! CPU only, the transforms of whole rows or columns gathered from many tiles ([`fft_lines`]).
 //! What [`crate::fft`]'s 1D, 2D and 3D transforms are made of.
 //!
 //! CPU halves run rustfft and realfft (any length). GPU halves run a Stockham FFT in workgroup
