@@ -33,6 +33,8 @@
 //! - [`Kernel`]: a descriptor with a CPU closure and/or a [`GpuKernel`] (WGSL, one or more
 //!   [`GpuVariant`]s, autotuned per device); elementwise built-ins in [`kernels::builtin`],
 //!   dense tile kernels (GEMM, SYRK, TRSM, POTRF) in [`kernels::dense`].
+//! - [`fft`]: FFTs of [`DArray`]s (plans as data, 1D four-step, 2D, 3D, real columns); FFT
+//!   tile kernels in [`kernels::fft`].
 //! - [`mod@bench`]: the measuring harness behind `tessera bench` and `cargo bench`.
 //! - [`Scope`]: which processors a region or task may use.
 //! - [`Placement`]: the placement interface; [`EarliestFinish`] is the default policy.

@@ -496,6 +496,29 @@ fn bad_shapes_and_unsupported_lengths_are_errors() {
         ),
         Err(Error::ShapeMismatch { .. })
     ));
+    // execute_into an array not tiled as the plan's results; then into one that is.
+    let plan = FftPlan::new(
+        &[6, 2],
+        Direction::Forward,
+        Norm::Backward,
+        tessera::DType::C32,
+        Target::Cpu,
+    )
+    .unwrap();
+    let f = fft::Fft::<f32>::new(&rt, plan).unwrap();
+    let wrong = DArray::from_vec(&rt, 6, 2, random::<f32>(12, 5), Blocks::new(2, 2));
+    assert!(matches!(
+        f.execute_into(&x, &wrong, &Scope::all()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let y = f.execute(&x, &Scope::all()).unwrap();
+    let first = y.to_vec().unwrap();
+    f.execute_into(&x, &y, &Scope::all()).unwrap();
+    assert_eq!(
+        y.to_vec().unwrap(),
+        first,
+        "a repeated transform into the same tiles"
+    );
     // Real columns cut across tiles.
     let r = DArray::from_vec(&rt, 6, 2, vec![1.0f32; 12], Blocks::new(3, 2));
     assert!(matches!(

@@ -113,6 +113,24 @@ where
 ///
 /// # Errors
 /// As [`FftPlan::new`] and [`execute`].
+///
+/// # Examples
+/// ```
+/// use num_complex::Complex;
+/// use tessera::{Blocks, DArray, Runtime, Scope};
+/// use tessera::fft::{self, Direction, Norm};
+///
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// // A single 1 at (1, 2) of a 4 x 6 matrix: its spectrum is exp(-2 pi i (k0/4 + 2 k1/6)).
+/// let x = DArray::from_fn(&rt, 4, 6, Blocks::new(3, 4), |r, c| {
+///     Complex::new(if (r, c) == (1, 2) { 1.0f64 } else { 0.0 }, 0.0)
+/// });
+/// let y = fft::fft2(&x, Direction::Forward, Norm::Backward, &Scope::all())?.to_vec()?;
+/// let (k0, k1) = (3, 5);
+/// let angle = -2.0 * std::f64::consts::PI * (k0 as f64 / 4.0 + 2.0 * k1 as f64 / 6.0);
+/// assert!((y[k0 + 4 * k1] - Complex::from_polar(1.0, angle)).norm() < 1e-14);
+/// # Ok::<(), tessera::Error>(())
+/// ```
 pub fn fft2<T: FftReal>(
     x: &DArray<Complex<T>>,
     direction: Direction,
@@ -133,6 +151,21 @@ where
 /// # Errors
 /// As [`FftPlan::new`] and [`execute`]; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
 /// when `x` is not `n0 x (n1 n2)`.
+///
+/// # Examples
+/// ```
+/// use num_complex::Complex;
+/// use tessera::{Blocks, DArray, Runtime, Scope};
+/// use tessera::fft::{self, Direction, Norm};
+///
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// // A constant 2 x 3 x 4 array: all of it lands at (0, 0, 0), times 24.
+/// let x = DArray::from_fn(&rt, 2, 12, Blocks::new(2, 5), |_, _| Complex::new(1.0f32, 0.0));
+/// let y = fft::fft3(&x, [2, 3, 4], Direction::Forward, Norm::Backward, &Scope::all())?.to_vec()?;
+/// assert_eq!(y[0], Complex::new(24.0, 0.0));
+/// assert!(y[1..].iter().all(|v| v.norm() < 1e-5));
+/// # Ok::<(), tessera::Error>(())
+/// ```
 pub fn fft3<T: FftReal>(
     x: &DArray<Complex<T>>,
     dims: [usize; 3],
