@@ -242,8 +242,8 @@ fn fft_1d_matches_the_naive_dft_on_the_cpu() {
 #[test]
 fn fft_1d_four_step_on_the_cpu_matches_rustfft() {
     let rt = common::cpu_runtime();
-    // 4096 by the four-step method (forced through a plan for many panels): one-pass plans
-    // stop below CPU_FOUR_STEP_MIN, so 4096 itself is one pass.
+    // 4096 is one pass (below CPU_FOUR_STEP_MIN), checked against the naive DFT; 65536 (in 7
+    // panels), 3 * 65536 (a non-power-of-two split) and 2^20 by the four-step method.
     one_d::<f64>(&rt, &Scope::all(), 4096, 1000, None, true);
     one_d::<f64>(&rt, &Scope::all(), 65536, 10_000, Some(7), false);
     one_d::<f32>(&rt, &Scope::all(), 3 * 65536, 65536, None, false);
