@@ -36,6 +36,8 @@
 //!   in [`kernels::lu`], tile QR kernels (GEQRT, TSQRT, UNMQR, TSMQR) in [`kernels::qr`].
 //! - [`DArray`] and [`linalg`]: tiled Cholesky, LU, QR, solves (general, SPD, least squares),
 //!   inverse, mixed precision, GEMM, SYRK, TRSM.
+//! - [`fft`]: FFTs of [`DArray`]s (plans as data, 1D four-step, 2D, 3D, real columns); FFT
+//!   tile kernels in [`kernels::fft`].
 //! - [`mod@bench`]: the measuring harness behind `tessera bench` and `cargo bench`.
 //! - [`Scope`]: which processors a region or task may use.
 //! - [`Placement`]: the placement interface; [`EarliestFinish`] is the default policy.
@@ -74,6 +76,7 @@ mod cpu;
 mod data;
 mod dtype;
 mod error;
+pub mod fft;
 mod gpu;
 mod host;
 pub mod kernels;

@@ -8,6 +8,7 @@ mod data;
 mod dense;
 mod elementwise;
 mod errors;
+mod fft;
 mod linalg;
 mod lu;
 mod qr;

@@ -272,6 +272,37 @@ impl<T: Element> DArray<T> {
         Self::from_slice(rt, rows, cols, &data, blocks)
     }
 
+    /// A matrix made of existing tiles, in column-major tile order (what the FFTs return).
+    ///
+    /// # Panics
+    /// If the tiles do not form a `rows x cols` grid of `mb x nb` tiles (ragged at the end).
+    #[track_caller]
+    pub(crate) fn from_tiles(
+        rt: &Runtime,
+        (rows, cols): (usize, usize),
+        (mb, nb): (usize, usize),
+        tiles: Vec<Chunk<T>>,
+    ) -> DArray<T> {
+        let (mt, nt) = (rows.div_ceil(mb), cols.div_ceil(nb));
+        assert_eq!(tiles.len(), mt * nt, "a {mt}x{nt} tile grid");
+        for (t, c) in tiles.iter().enumerate() {
+            let want = Self::tile_dims(rows, cols, mb, nb, t % mt, t / mt);
+            assert_eq!(
+                (c.rows(), c.cols()),
+                want,
+                "tile {t} of a {rows}x{cols} matrix"
+            );
+        }
+        DArray {
+            rt: rt.clone(),
+            rows,
+            cols,
+            mb,
+            nb,
+            tiles,
+        }
+    }
+
     /// A matrix of zeros; no memory is touched until a task uses a tile.
     pub fn zeros(rt: &Runtime, rows: usize, cols: usize, blocks: impl Blocking) -> DArray<T> {
         let b = blocks.tile_size(rt, rows, cols, T::DTYPE);

@@ -6,6 +6,7 @@
 
 pub(crate) mod dense;
 pub(crate) mod elementwise;
+pub(crate) mod fft;
 pub(crate) mod getrf;
 pub(crate) mod laswp;
 pub(crate) mod qr;

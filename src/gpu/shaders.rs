@@ -44,6 +44,17 @@ pub(crate) const GETRF: &str = include_str!("../../shaders/getrf.wgsl");
 /// `shaders/laswp.wgsl`, owned by `gpu/kernels/laswp.rs`.
 pub(crate) const LASWP: &str = include_str!("../../shaders/laswp.wgsl");
 
+/// `shaders/fft.wgsl` (the Stockham FFT's common part), owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT: &str = include_str!("../../shaders/fft.wgsl");
+/// `shaders/fft_c2c.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_C2C: &str = include_str!("../../shaders/fft_c2c.wgsl");
+/// `shaders/fft_r2c.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_R2C: &str = include_str!("../../shaders/fft_r2c.wgsl");
+/// `shaders/fft_c2r.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_C2R: &str = include_str!("../../shaders/fft_c2r.wgsl");
+/// `shaders/fft_transpose.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_TRANSPOSE: &str = include_str!("../../shaders/fft_transpose.wgsl");
+
 /// Element types of the dense kernels.
 #[cfg(test)]
 const DENSE: &[DType] = &[DType::F32, DType::F64, DType::F16];
@@ -179,7 +190,7 @@ pub(crate) fn parse_and_validate(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Every built-in shader, for every element type it is built for, must parse, validate, and
     //! translate to SPIR-V (Vulkan), MSL (Metal) and HLSL (DX12) with naga's back ends, so a
     //! shader that would fail on a platform we cannot run here fails in this test first.
@@ -188,7 +199,7 @@ mod tests {
     use super::*;
     use naga::back::{hlsl, msl, spv};
 
-    fn translate_all(family: &str, dtype: DType, source: &str) {
+    pub(crate) fn translate_all(family: &str, dtype: DType, source: &str) {
         let (module, info) = parse_and_validate(source)
             .unwrap_or_else(|m| panic!("{family}/{dtype} does not validate:\n{m}"));
         for ep in &module.entry_points {

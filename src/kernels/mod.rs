@@ -6,6 +6,7 @@
 pub mod builtin;
 mod cpu_task;
 pub mod dense;
+pub mod fft;
 mod gpu_kernel;
 pub mod lu;
 pub(crate) mod params;

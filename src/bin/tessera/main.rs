@@ -3,6 +3,8 @@
 //! ```text
 //! tessera                 # the showcase: `tessera run cholesky` with its defaults
 //! tessera run cholesky [--n 4096] [--block NB] [--dtype f64] [--scope all|cpu|gpu|gpu:N]
+//! tessera run fft --shape 4096x4096 [--dtype c32] [--scope all]
+//! tessera bench fft [--shapes 1048576,4096x4096] [--dtype c32] [--scopes cpu,all]
 //! tessera info [--json]   # adapters, features, limits, processors
 //! tessera check           # random datadeps programs on every processor vs. a serial run
 //! tessera bench kernel gemm --dtype f32 [--sizes 64,128,256,512] [--variants]
@@ -13,6 +15,7 @@
 
 mod bench;
 mod check;
+mod fft;
 mod info;
 mod run;
 mod simulate;
@@ -123,6 +126,27 @@ enum RunWhat {
     /// Tiled Cholesky factorization of a random SPD matrix: time, GFLOP/s, residual, and the
     /// tasks each processor ran.
     Cholesky(CholeskyArgs),
+    /// A complex FFT of a DArray (1D `N`, 2D `AxB`, 3D `AxBxC`), timed, checked by inverting.
+    Fft(FftArgs),
+}
+
+#[derive(clap::Args)]
+struct FftArgs {
+    /// `N`, `AxB` or `AxBxC` (dimension 0 first).
+    #[arg(long, default_value = "4096x4096")]
+    shape: String,
+    /// c32 or c64.
+    #[arg(long, default_value = "c32")]
+    dtype: String,
+    /// Processors: all, cpu, gpu, gpu:N.
+    #[arg(long, default_value = "all")]
+    scope: String,
+    /// Skip the check (an inverse transform compared with the input).
+    #[arg(long)]
+    no_check: bool,
+    /// Record the run and print time per kernel and processor.
+    #[arg(long)]
+    summary: bool,
 }
 
 #[derive(clap::Args)]
@@ -228,6 +252,22 @@ enum BenchWhat {
     /// A X = B by tiled LU and triangular solves, B with n columns, against faer's parallel LU
     /// and solve.
     Solve(AlgorithmArgs),
+    /// Complex FFTs of DArrays: GFLOP/s per shape and scope, with rustfft (one thread) in the
+    /// same run.
+    Fft {
+        /// Shapes: `N`, `AxB`, `AxBxC`.
+        #[arg(long, value_delimiter = ',', default_value = "1048576,4096x4096")]
+        shapes: Vec<String>,
+        /// c32 or c64.
+        #[arg(long, default_value = "c32")]
+        dtype: String,
+        /// Scopes to time.
+        #[arg(long, value_delimiter = ',', default_value = "cpu,all")]
+        scopes: Vec<String>,
+        /// Timed runs (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
 }
 
 #[derive(clap::Args)]
@@ -317,6 +357,35 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             what: BenchWhat::Cholesky(args),
         }) => args.run(&cli, "cholesky"),
+        Some(Command::Run {
+            what: RunWhat::Fft(a),
+        }) => fft::run(
+            &cli,
+            &fft::RunFft {
+                shape: &a.shape,
+                dtype: &a.dtype,
+                scope: &a.scope,
+                check: !a.no_check,
+                summary: a.summary,
+            },
+        ),
+        Some(Command::Bench {
+            what:
+                BenchWhat::Fft {
+                    shapes,
+                    dtype,
+                    scopes,
+                    reps,
+                },
+        }) => fft::bench(
+            &cli,
+            &fft::BenchFft {
+                shapes,
+                dtype,
+                scopes,
+                reps: *reps,
+            },
+        ),
         Some(Command::Bench {
             what: BenchWhat::Matmul(args),
         }) => args.run(&cli, "matmul"),

@@ -2,6 +2,7 @@
 //! bindings, uniform layout, variants and dispatch geometry.
 
 pub(crate) mod elementwise;
+pub(crate) mod fft;
 mod gemm;
 pub(crate) mod getrf;
 pub(crate) mod laswp;

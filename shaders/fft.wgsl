@@ -1,0 +1,163 @@
+// fft.wgsl: batched complex FFT of the columns of a tile, one column per workgroup, by the
+// Stockham autosort algorithm in workgroup memory (radix 8, 4 and 2 stages), the common part of
+// the FFT shaders. The entry points are in fft_c2c.wgsl, fft_r2c.wgsl and fft_c2r.wgsl, each
+// appended to this file with its own data bindings.
+//
+// Computes, for a column x of length n (a power of two, n <= MAXN):
+//   X[k] = sum_j x[j] w^(j k),  w = exp(-2 pi i / n) (forward) or exp(+2 pi i / n) (inverse),
+// then, when a four-step twiddle is asked for (p.big_n > 0), X[k] *= exp(-+2 pi i (col0 + c) k /
+// big_n) for column c of the tile, and finally X[k] *= p.scale.
+//
+// Stockham radix-R stage with sub-transform length p (Van Loan, "Computational Frameworks for
+// the FFT", 1992, section 1.7; the indexing of E. Bainville's OpenCL FFT): for t < n/R, with
+// k = t mod p: u_r = in[t + r n/R] w_(R p)^(r k), u = DFT_R(u), out[(t - k) R + k + r p] = u_r.
+// The stages ping-pong between the two halves of `buf`; no bit reversal is needed.
+//
+// Layout: a tile is column-major; column c of the batch is x[c n .. c n + n].
+// The host prepends a prelude (src/gpu/kernels/fft.rs) defining `alias R` (f32 or f64),
+// `alias C = vec2<R>` and `const MAXN: u32` (the largest n; 2 MAXN complex values fill 16 KiB).
+//
+// Bindings (group 0), shared by every entry point:
+//   1: tw   storage, read   w_n^m = exp(-2 pi i m / n), m < n, computed in f64 on the host
+//   2: big  storage, read   four-step twiddles (c2c only): exp(-2 pi i m / big_n) for m < big_b
+//                           at [m], and for m = h big_b at [big_b + h]
+//   3: p    storage, read   Params below
+// and, in the entry files, 0 (the complex data) and 4 (real data for r2c / c2r).
+//
+// Dispatch: one workgroup of WG invocations per column; past 65535 columns the grid folds into
+// y, so the column is wid.x + wid.y * num_workgroups.x.
+
+struct Params {
+    n: u32,
+    cols: u32,
+    inverse: u32,
+    big_n: u32,
+    big_b: u32,
+    col0: u32,
+    scale: R,
+}
+
+@group(0) @binding(1) var<storage, read> tw: array<C>;
+@group(0) @binding(3) var<storage, read> p: Params;
+
+const WG: u32 = 64u;
+
+var<workgroup> buf: array<C, 2u * MAXN>;
+
+fn cmul(a: C, b: C) -> C {
+    return C(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+
+fn conj_if(w: C, inverse: bool) -> C {
+    if (inverse) {
+        return C(w.x, -w.y);
+    }
+    return w;
+}
+
+// z * (s i), with s = -1 forward and +1 inverse.
+fn rot(z: C, inverse: bool) -> C {
+    if (inverse) {
+        return C(-z.y, z.x);
+    }
+    return C(z.y, -z.x);
+}
+
+// The radix to use when `rest` = n / p points remain: 8 while it divides, then 4, then 2.
+fn radix_for(rest: u32) -> u32 {
+    if (rest % 8u == 0u) {
+        return 8u;
+    }
+    if (rest % 4u == 0u) {
+        return 4u;
+    }
+    return 2u;
+}
+
+// A radix-4 butterfly on u[0..4], in place, outputs in natural order.
+fn dft4(u: ptr<function, array<C, 8>>, inverse: bool) {
+    let a0 = (*u)[0] + (*u)[2];
+    let a1 = (*u)[0] - (*u)[2];
+    let b0 = (*u)[1] + (*u)[3];
+    let b1 = rot((*u)[1] - (*u)[3], inverse);
+    (*u)[0] = a0 + b0;
+    (*u)[2] = a0 - b0;
+    (*u)[1] = a1 + b1;
+    (*u)[3] = a1 - b1;
+}
+
+// One butterfly of radix r (2, 4 or 8) on u[0..r], in place, outputs in natural order.
+fn dft(u: ptr<function, array<C, 8>>, r: u32, inverse: bool) {
+    if (r == 2u) {
+        let a = (*u)[0];
+        let b = (*u)[1];
+        (*u)[0] = a + b;
+        (*u)[1] = a - b;
+        return;
+    }
+    if (r == 4u) {
+        dft4(u, inverse);
+        return;
+    }
+    // Radix 8 = a radix-2 split into two radix-4 transforms:
+    // even outputs from a_k = u_k + u_(k+4), odd ones from b_k = (u_k - u_(k+4)) w8^k.
+    let r2 = R(0.70710678118654752440);
+    var a: array<C, 8>;
+    var b: array<C, 8>;
+    for (var k = 0u; k < 4u; k++) {
+        a[k] = (*u)[k] + (*u)[k + 4u];
+        b[k] = (*u)[k] - (*u)[k + 4u];
+    }
+    b[1] = (b[1] + rot(b[1], inverse)) * r2;
+    b[2] = rot(b[2], inverse);
+    b[3] = (rot(b[3], inverse) - b[3]) * r2;
+    dft4(&a, inverse);
+    dft4(&b, inverse);
+    for (var k = 0u; k < 4u; k++) {
+        (*u)[2u * k] = a[k];
+        (*u)[2u * k + 1u] = b[k];
+    }
+}
+
+// Transforms buf[0 .. n] (already loaded) in place with invocation `lid`; returns the offset
+// (0 or MAXN) of the half of `buf` holding the result.
+fn stockham(lid: u32, n: u32, inverse: bool) -> u32 {
+    var src = 0u;
+    var dst = MAXN;
+    var sub = 1u;
+    loop {
+        if (sub >= n) {
+            break;
+        }
+        let r = radix_for(n / sub);
+        let stride = n / r;
+        let tstep = n / (r * sub);
+        for (var t = lid; t < stride; t += WG) {
+            let k = t % sub;
+            var u: array<C, 8>;
+            for (var q = 0u; q < r; q++) {
+                let v = buf[src + t + q * stride];
+                if (q == 0u || k == 0u) {
+                    u[q] = v;
+                } else {
+                    u[q] = cmul(v, conj_if(tw[q * k * tstep], inverse));
+                }
+            }
+            dft(&u, r, inverse);
+            let j = (t - k) * r + k;
+            for (var q = 0u; q < r; q++) {
+                buf[dst + j + q * sub] = u[q];
+            }
+        }
+        workgroupBarrier();
+        let s = src;
+        src = dst;
+        dst = s;
+        sub *= r;
+    }
+    return src;
+}
+
+fn column_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.x + wid.y * nwg.x;
+}

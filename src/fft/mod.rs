@@ -1,0 +1,182 @@
+//! Fast Fourier transforms of `DArray`s: 1D (the distributed four-step method for long
+//! vectors), 2D and 3D (a batched pass per dimension with transposes between them; on the CPU,
+//! 2D as two passes of whole lines gathered from every panel, which moves the data half as
+//! often), complex to complex in `c32` or `c64`, and real-to-complex / complex-to-real
+//! transforms of columns.
+//!
+//! Every transform is a plan ([`FftPlan`], plain data) run as tasks over contiguous panels of
+//! the data in one datadeps region, so it runs on any mix of processors: the CPU pool (rustfft,
+//! realfft) and GPUs (a Stockham FFT in workgroup memory, radix 8/4/2, for power-of-two lengths
+//! up to [`gpu_max_len`](crate::kernels::fft::gpu_max_len)). Tile kernels are in
+//! [`crate::kernels::fft`].
+//!
+//! Algorithms: Stockham autosort FFT (Van Loan, *Computational Frameworks for the Fast Fourier
+//! Transform*, SIAM 1992, §1.7); four-step FFT (D. H. Bailey, "FFTs in external or hierarchical
+//! memory", J. Supercomputing 4, 1990): a transform of `n1 n2` points as `n1` transforms of
+//! `n2`, a twiddle multiplication and `n2` transforms of `n1`, with transposes; a
+//! multi-dimensional transform as one batched pass per dimension, each preceded by a transpose
+//! that brings that dimension first.
+//!
+//! Accuracy: the relative error `||x^ - x|| / ||x||` stays below `c log2(n) u` (`u` the unit
+//! roundoff of the element type; twiddles are computed in f64).
+//!
+//! ```
+//! use num_complex::Complex;
+//! use tessera::{Blocks, DArray, Runtime, Scope};
+//! use tessera::fft::{self, Direction, Norm};
+//!
+//! let rt = Runtime::builder().cpu_only().build()?;
+//! let n = 8;
+//! // x[j] = exp(2 pi i 3 j / n): all of its energy is at k = 3.
+//! let x = DArray::from_fn(&rt, n, 1, Blocks::new(4, 1), |j, _| {
+//!     Complex::from_polar(1.0f64, 2.0 * std::f64::consts::PI * 3.0 * j as f64 / n as f64)
+//! });
+//! let y = fft::fft(&x, Direction::Forward, Norm::Backward, &Scope::all())?.to_vec()?;
+//! for (k, v) in y.iter().enumerate() {
+//!     let want = if k == 3 { n as f64 } else { 0.0 };
+//!     assert!((v - Complex::new(want, 0.0)).norm() < 1e-13, "k = {k}: {v}");
+//! }
+//! let back = fft::fft(&DArray::from_vec(&rt, n, 1, y, Blocks::new(8, 1)), Direction::Inverse, Norm::Backward, &Scope::all())?;
+//! let x0 = x.to_vec()?;
+//! assert!(back.to_vec()?.iter().zip(&x0).all(|(a, b)| (a - b).norm() < 1e-14));
+//! # Ok::<(), tessera::Error>(())
+//! ```
+
+mod exec;
+mod plan;
+mod real;
+#[cfg(test)]
+mod tests;
+
+use num_complex::Complex;
+
+use crate::dtype::Element;
+
+pub use exec::Fft;
+pub use plan::{Algorithm, CPU_FOUR_STEP_MIN, Direction, FftPlan, Norm, Pass, Target};
+pub use real::{irfft_cols, rfft_cols};
+
+use crate::array::DArray;
+use crate::error::Result;
+use crate::kernels::fft::FftReal;
+use crate::runtime::Runtime;
+use crate::runtime::processor::Processor;
+use crate::runtime::scope::Scope;
+
+/// The plan target for `scope` on `rt`: the CPU's when the CPU is in scope (it runs every
+/// length), the GPUs' otherwise.
+pub fn target_for(rt: &Runtime, scope: &Scope) -> Target {
+    if rt.scope_processors(scope).contains(&Processor::Cpu) {
+        Target::Cpu
+    } else {
+        Target::Gpu
+    }
+}
+
+/// Runs `plan` on `x` with the processors of `scope`; the result is a new array shaped like
+/// `x` (tiled in the plan's panels). `x` is not modified.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when `x` is not shaped as the plan
+/// says (see [`FftPlan`]) or the plan is for another element type; task failures, and
+/// [`Error::NoProcessor`](crate::Error::NoProcessor) when no processor in scope can run a pass.
+pub fn execute<T: FftReal>(
+    plan: &FftPlan,
+    x: &DArray<Complex<T>>,
+    scope: &Scope,
+) -> Result<DArray<Complex<T>>>
+where
+    Complex<T>: Element,
+{
+    Fft::new(x.runtime(), plan.clone())?.execute(x, scope)
+}
+
+/// The 1D transform of the `n x 1` vector `x`, planned for `scope` ([`FftPlan::cached`]).
+///
+/// # Errors
+/// As [`FftPlan::new`] and [`execute`].
+pub fn fft<T: FftReal>(
+    x: &DArray<Complex<T>>,
+    direction: Direction,
+    norm: Norm,
+    scope: &Scope,
+) -> Result<DArray<Complex<T>>>
+where
+    Complex<T>: Element,
+{
+    let target = target_for(x.runtime(), scope);
+    let plan = FftPlan::cached(&[x.rows()], direction, norm, T::COMPLEX, target)?;
+    execute(&plan, x, scope)
+}
+
+/// The 2D transform of the matrix `x` (rows are dimension 0).
+///
+/// # Errors
+/// As [`FftPlan::new`] and [`execute`].
+///
+/// # Examples
+/// ```
+/// use num_complex::Complex;
+/// use tessera::{Blocks, DArray, Runtime, Scope};
+/// use tessera::fft::{self, Direction, Norm};
+///
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// // A single 1 at (1, 2) of a 4 x 6 matrix: its spectrum is exp(-2 pi i (k0/4 + 2 k1/6)).
+/// let x = DArray::from_fn(&rt, 4, 6, Blocks::new(3, 4), |r, c| {
+///     Complex::new(if (r, c) == (1, 2) { 1.0f64 } else { 0.0 }, 0.0)
+/// });
+/// let y = fft::fft2(&x, Direction::Forward, Norm::Backward, &Scope::all())?.to_vec()?;
+/// let (k0, k1) = (3, 5);
+/// let angle = -2.0 * std::f64::consts::PI * (k0 as f64 / 4.0 + 2.0 * k1 as f64 / 6.0);
+/// assert!((y[k0 + 4 * k1] - Complex::from_polar(1.0, angle)).norm() < 1e-14);
+/// # Ok::<(), tessera::Error>(())
+/// ```
+pub fn fft2<T: FftReal>(
+    x: &DArray<Complex<T>>,
+    direction: Direction,
+    norm: Norm,
+    scope: &Scope,
+) -> Result<DArray<Complex<T>>>
+where
+    Complex<T>: Element,
+{
+    let target = target_for(x.runtime(), scope);
+    let plan = FftPlan::cached(&[x.rows(), x.cols()], direction, norm, T::COMPLEX, target)?;
+    execute(&plan, x, scope)
+}
+
+/// The 3D transform of the `n0 x n1 x n2` array stored as the `n0 x (n1 n2)` matrix `x`
+/// (element `(i0, i1, i2)` at row `i0`, column `i1 + n1 i2`).
+///
+/// # Errors
+/// As [`FftPlan::new`] and [`execute`]; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
+/// when `x` is not `n0 x (n1 n2)`.
+///
+/// # Examples
+/// ```
+/// use num_complex::Complex;
+/// use tessera::{Blocks, DArray, Runtime, Scope};
+/// use tessera::fft::{self, Direction, Norm};
+///
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// // A constant 2 x 3 x 4 array: all of it lands at (0, 0, 0), times 24.
+/// let x = DArray::from_fn(&rt, 2, 12, Blocks::new(2, 5), |_, _| Complex::new(1.0f32, 0.0));
+/// let y = fft::fft3(&x, [2, 3, 4], Direction::Forward, Norm::Backward, &Scope::all())?.to_vec()?;
+/// assert_eq!(y[0], Complex::new(24.0, 0.0));
+/// assert!(y[1..].iter().all(|v| v.norm() < 1e-5));
+/// # Ok::<(), tessera::Error>(())
+/// ```
+pub fn fft3<T: FftReal>(
+    x: &DArray<Complex<T>>,
+    dims: [usize; 3],
+    direction: Direction,
+    norm: Norm,
+    scope: &Scope,
+) -> Result<DArray<Complex<T>>>
+where
+    Complex<T>: Element,
+{
+    let target = target_for(x.runtime(), scope);
+    let plan = FftPlan::cached(&dims, direction, norm, T::COMPLEX, target)?;
+    execute(&plan, x, scope)
+}

@@ -1,0 +1,114 @@
+//! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_r2c.wgsl`,
+//! `fft_c2r.wgsl`) and `shaders/fft_transpose.wgsl`: Stockham column FFTs in workgroup memory
+//! and the transposed block copy.
+//!
+//! Bindings: complex data = 0, twiddles `w_n^m` = 1, four-step tables = 2, uniform
+//! `Params { n, cols, inverse, big_n, big_b, col0, scale }` = 3, real data = 4 (r2c, c2r).
+//! Transpose: src = 0, dst = 1, uniform `Params { src_off, src_ld, h, w, dst_off, dst_ld }` = 2.
+
+use super::groups;
+use crate::dtype::DType;
+use crate::gpu::shaders;
+use crate::kernels::fft::{Family, gpu_max_len, gpu_supports};
+use crate::kernels::params::encode_uniform;
+use crate::kernels::{Dispatch, GpuKernel, GpuVariant, Launch, MAX_WORKGROUPS_PER_DIM, Scalar};
+
+/// Invocations per transpose workgroup side; must match `@workgroup_size(16, 16)`.
+const TRANSPOSE_WG: u32 = 16;
+
+/// The FFT prelude: the real and complex types and the workgroup buffer's length.
+pub(crate) fn prelude(real: DType) -> String {
+    let (r, maxn) = if real == DType::F64 {
+        ("f64", gpu_max_len(DType::C64))
+    } else {
+        ("f32", gpu_max_len(DType::C32))
+    };
+    format!("alias R = {r};\nalias C = vec2<R>;\nconst MAXN: u32 = {maxn}u;\n")
+}
+
+/// The WGSL of one FFT entry family for real type `real`.
+pub(crate) fn source(family: Family, real: DType) -> String {
+    let entry = match family {
+        Family::C2c => shaders::FFT_C2C,
+        Family::R2c => shaders::FFT_R2C,
+        Family::C2r => shaders::FFT_C2R,
+        Family::Transpose | Family::TransposeFirst => {
+            return shaders::with_dtype(shaders::FFT_TRANSPOSE, real);
+        }
+    };
+    let mut s = prelude(real);
+    s.push_str(shaders::FFT);
+    s.push_str(entry);
+    s
+}
+
+fn u(l: &Launch<'_>, i: usize) -> u32 {
+    l.params[i].get::<u32>().unwrap_or(0)
+}
+
+/// The GPU implementation of FFT kernel `family` on `dtype` (the kernel's element type).
+pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
+    if matches!(family, Family::Transpose | Family::TransposeFirst) {
+        let v = GpuVariant::wgsl("blocked", source(family, dtype), family.name())
+            .dispatch(Dispatch::Custom(std::sync::Arc::new(|l: &Launch<'_>| {
+                [
+                    groups(u(l, 2) as usize, TRANSPOSE_WG),
+                    groups(u(l, 3) as usize, TRANSPOSE_WG),
+                    1,
+                ]
+            })))
+            .applies(|l| {
+                let max = u64::from(MAX_WORKGROUPS_PER_DIM) * u64::from(TRANSPOSE_WG);
+                u64::from(u(l, 2)) <= max && u64::from(u(l, 3)) <= max
+            });
+        return GpuKernel::from_variant(v);
+    }
+    let (real, complex) = match dtype {
+        DType::C64 | DType::F64 => (DType::F64, DType::C64),
+        _ => (DType::F32, DType::C32),
+    };
+    // The argument whose length counts the columns: the complex data for c2c, the real for
+    // r2c (argument 0) and c2r (argument 1).
+    let (bindings, real_arg): (&[u32], usize) = match family {
+        Family::C2c => (&[0, 1, 2], 0),
+        Family::R2c => (&[4, 0, 1], 0),
+        _ => (&[0, 4, 1], 1),
+    };
+    let cols = move |l: &Launch<'_>| l.shapes[real_arg].len() / (u(l, 0).max(1) as usize);
+    let v = GpuVariant::wgsl("stockham", source(family, real), family.name())
+        .dispatch(Dispatch::Custom(std::sync::Arc::new(
+            move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
+        )))
+        .applies(move |l| gpu_supports(u(l, 0) as usize, complex));
+    GpuKernel::from_variant(v)
+        .bindings(bindings.iter().copied(), 3)
+        .uniform(move |l| {
+            let cols = u32::try_from(cols(l)).unwrap_or(u32::MAX);
+            encode_uniform(&[
+                l.params[0],
+                Scalar::U32(cols),
+                l.params[1],
+                l.params[2],
+                l.params[3],
+                l.params[4],
+                l.params[5],
+            ])
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fft_shader_validates_and_translates() {
+        for family in [Family::C2c, Family::R2c, Family::C2r] {
+            for real in [DType::F32, DType::F64] {
+                shaders::tests::translate_all(family.name(), real, &source(family, real));
+            }
+        }
+        for d in DType::ALL {
+            shaders::tests::translate_all("fft_transpose", d, &source(Family::Transpose, d));
+        }
+    }
+}

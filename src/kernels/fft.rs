@@ -1,0 +1,683 @@
+//! FFT tile kernels: the batched column FFT of a complex tile ([`fft_cols`], with an optional
+//! four-step twiddle and a scale), the blocked transpose between FFT passes ([`transpose`]),
+//! the real-to-complex / complex-to-real column transforms ([`rfft_cols`], [`irfft_cols`]), and,
+//! CPU only, the transforms of whole rows or columns gathered from many tiles ([`fft_lines`]).
+//! What [`crate::fft`]'s 1D, 2D and 3D transforms are made of.
+//!
+//! CPU halves run rustfft and realfft (any length). GPU halves run a Stockham FFT in workgroup
+//! memory (`shaders/fft*.wgsl`): one workgroup per column, power-of-two lengths up to
+//! [`gpu_max_len`]; a call outside that range is placed on the CPU. Twiddle factors are
+//! computed in f64 on the host and passed as `Read` chunks ([`twiddles`],
+//! [`four_step_twiddles`]), so they flow through datadeps and stay resident on a device.
+//!
+//! Sign convention: forward `X[k] = sum_j x[j] exp(-2 pi i j k / n)`, inverse with `+`; neither
+//! scales unless asked (`scale`).
+//!
+//! ```
+//! use num_complex::Complex;
+//! use tessera::{Chunk, Read, ReadWrite, Runtime};
+//! use tessera::fft::Direction;
+//! use tessera::kernels::fft;
+//!
+//! let rt = Runtime::builder().cpu_only().build()?;
+//! // Two columns of length 4: an impulse and a constant.
+//! let one = Complex::new(1.0f64, 0.0);
+//! let zero = Complex::new(0.0, 0.0);
+//! let x = Chunk::from_vec(&rt, 4, 2, vec![one, zero, zero, zero, one, one, one, one]);
+//! let tw = fft::twiddles::<f64>(&rt, 4);
+//! rt.datadeps(|r| {
+//!     r.spawn(fft::fft_cols::<f64>(4, Direction::Forward, 1.0, None), (ReadWrite(&x), Read(&tw), Read(&tw)));
+//! })?;
+//! let y = x.to_vec()?;
+//! assert_eq!(&y[..4], &[one; 4]); // the impulse's spectrum is flat
+//! assert_eq!(y[4], Complex::new(4.0, 0.0)); // the constant's is at 0 only
+//! assert!(y[5..].iter().all(|v| v.norm() < 1e-15));
+//! # Ok::<(), tessera::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use num_complex::Complex;
+
+use crate::cpu;
+use crate::data::chunk::Chunk;
+use crate::dtype::{DType, Element};
+use crate::error::KernelError;
+use crate::fft::Direction;
+use crate::gpu::kernels::fft as gpu;
+use crate::kernels::{Cost, Kernel, KernelCall, Launch, Scalar};
+use crate::runtime::Runtime;
+
+/// Real element types of the FFT kernels: `f32` and `f64` (their complex types are the data).
+pub trait FftReal: Element + Copy + rustfft::FftNum + sealed::Sealed {
+    /// The complex element type's tag (`C32`, `C64`).
+    const COMPLEX: DType;
+    /// Unit roundoff (2^-24, 2^-53).
+    const EPSILON: f64;
+    /// Converts from f64, rounding to nearest.
+    fn round_from(v: f64) -> Self;
+    /// Converts to f64, exactly.
+    fn widen(self) -> f64;
+}
+
+pub(crate) mod sealed {
+    use crate::cpu::fft::Plans;
+
+    /// Seals [`FftReal`](super::FftReal) and holds each type's cached CPU plans.
+    pub trait Sealed: rustfft::FftNum {
+        fn plans() -> &'static Plans<Self>;
+    }
+
+    impl Sealed for f32 {
+        fn plans() -> &'static Plans<f32> {
+            static P: std::sync::OnceLock<Plans<f32>> = std::sync::OnceLock::new();
+            P.get_or_init(Plans::default)
+        }
+    }
+
+    impl Sealed for f64 {
+        fn plans() -> &'static Plans<f64> {
+            static P: std::sync::OnceLock<Plans<f64>> = std::sync::OnceLock::new();
+            P.get_or_init(Plans::default)
+        }
+    }
+}
+
+impl FftReal for f32 {
+    const COMPLEX: DType = DType::C32;
+    const EPSILON: f64 = 1.0 / (1u64 << 24) as f64;
+    fn round_from(v: f64) -> f32 {
+        v as f32
+    }
+    fn widen(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl FftReal for f64 {
+    const COMPLEX: DType = DType::C64;
+    const EPSILON: f64 = 1.0 / (1u64 << 53) as f64;
+    fn round_from(v: f64) -> f64 {
+        v
+    }
+    fn widen(self) -> f64 {
+        self
+    }
+}
+
+/// The longest column a GPU transforms in one pass for complex element type `dtype` (a power
+/// of two; two columns of it fill 16 KiB of workgroup memory, the WebGPU minimum): 1024 for
+/// `C32`, 512 for `C64`. Longer or non-power-of-two columns run on the CPU, or are split by
+/// the four-step method at the [`crate::fft`] level.
+pub fn gpu_max_len(dtype: DType) -> usize {
+    match dtype {
+        DType::C64 | DType::F64 => 512,
+        _ => 1024,
+    }
+}
+
+/// Whether a GPU can transform columns of length `n` of `dtype` in one pass.
+pub fn gpu_supports(n: usize, dtype: DType) -> bool {
+    n.is_power_of_two() && n <= gpu_max_len(dtype)
+}
+
+/// The four-step twiddle a column FFT applies after transforming: output `k` of column `c` is
+/// multiplied by `exp(-+2 pi i (col0 + c) k / big_n)` (the sign of the transform's direction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FourStep {
+    /// The length of the whole transform, `n1 n2`.
+    pub big_n: usize,
+    /// The global index of the tile's first column.
+    pub col0: usize,
+}
+
+/// The split point of the four-step twiddle tables for `big_n`: the smallest power of two `b`
+/// with `b * b >= big_n`.
+pub fn four_step_split(big_n: usize) -> usize {
+    let mut b = 1usize;
+    while b * b < big_n {
+        b *= 2;
+    }
+    b
+}
+
+/// Batched FFT of every column of an `n x cols` complex tile, in place, then (with
+/// `four_step`) the four-step twiddle, then a multiplication by `scale`. Accesses
+/// `(ReadWrite x, Read tw, Read big)`: `tw` is [`twiddles`]`(n)` (read by GPUs only); `big`
+/// is [`four_step_twiddles`]`(big_n)` with `four_step`, and is not read otherwise (pass `tw`).
+///
+/// The tile may be created with any shape holding a multiple of `n` elements: its data is read
+/// as columns of `n`.
+///
+/// # Panics
+/// If `n` is zero or above `u32::MAX`.
+#[track_caller]
+pub fn fft_cols<T: FftReal>(
+    n: usize,
+    direction: Direction,
+    scale: f64,
+    four_step: Option<FourStep>,
+) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(n > 0, "an FFT needs a length of at least 1");
+    let (big_n, col0) = four_step.map_or((0, 0), |f| (f.big_n, f.col0));
+    let big_b = if big_n > 0 { four_step_split(big_n) } else { 1 };
+    kernel(Family::C2c, T::COMPLEX).call([
+        u32_param(n),
+        Scalar::U32(u32::from(direction == Direction::Inverse)),
+        u32_param(big_n),
+        u32_param(big_b),
+        u32_param(col0),
+        T::round_from(scale).into_scalar(),
+    ])
+}
+
+/// Real-to-complex FFT of every column of an `n x cols` real tile into the `(n/2 + 1) x cols`
+/// complex tile `y` (the non-redundant half of the spectrum), times `scale`. Accesses
+/// `(Read x, Write y, Read tw)` with `tw` = [`twiddles`]`(n)`.
+///
+/// # Panics
+/// If `n` is zero or above `u32::MAX`.
+#[track_caller]
+pub fn rfft_cols<T: FftReal>(n: usize, scale: f64) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(n > 0, "an FFT needs a length of at least 1");
+    kernel(Family::R2c, T::DTYPE).call(real_params::<T>(n, scale))
+}
+
+/// Complex-to-real inverse FFT: every column of the `(n/2 + 1) x cols` complex tile `y` (the
+/// first half of a Hermitian spectrum) into a real column of length `n` of the `n x cols` tile
+/// `x`, times `scale` (pass `1/n` for the inverse of [`rfft_cols`]). The imaginary parts of
+/// `y[0]` and, for even `n`, `y[n/2]` are ignored. Accesses `(Read y, Write x, Read tw)` with
+/// `tw` = [`twiddles`]`(n)`.
+///
+/// # Panics
+/// If `n` is zero or above `u32::MAX`.
+#[track_caller]
+pub fn irfft_cols<T: FftReal>(n: usize, scale: f64) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(n > 0, "an FFT needs a length of at least 1");
+    kernel(Family::C2r, T::DTYPE).call(real_params::<T>(n, scale))
+}
+
+fn real_params<T: FftReal>(n: usize, scale: f64) -> [Scalar; 6]
+where
+    Complex<T>: Element,
+{
+    [
+        u32_param(n),
+        Scalar::U32(0),
+        Scalar::U32(0),
+        Scalar::U32(1),
+        Scalar::U32(0),
+        T::round_from(scale).into_scalar(),
+    ]
+}
+
+/// A block of one tile copied, transposed, into another: for `r < h`, `c < w`,
+/// `dst[dst_off + c + r * dst_ld] = src[src_off + r + c * src_ld]` (indices into the tiles'
+/// column-major data, whatever shape the tiles were created with). Elements of `dst` outside
+/// the block are kept. Any element type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TransposeBlock {
+    /// Index of the block's first element in the source.
+    pub src_off: usize,
+    /// Distance between the block's columns in the source.
+    pub src_ld: usize,
+    /// Rows of the block (in the source).
+    pub h: usize,
+    /// Columns of the block (in the source).
+    pub w: usize,
+    /// Index in the destination where the block's first element lands.
+    pub dst_off: usize,
+    /// Distance between the transposed block's columns in the destination.
+    pub dst_ld: usize,
+}
+
+/// The transposed block copy `b` with accesses `(Read src, ReadWrite dst)`.
+///
+/// # Panics
+/// If an index exceeds `u32::MAX`.
+#[track_caller]
+pub fn transpose<T: Element>(b: TransposeBlock) -> KernelCall {
+    kernel(Family::Transpose, T::DTYPE).call([
+        u32_param(b.src_off),
+        u32_param(b.src_ld),
+        u32_param(b.h),
+        u32_param(b.w),
+        u32_param(b.dst_off),
+        u32_param(b.dst_ld),
+    ])
+}
+
+/// The transposed block copy `b` with accesses `(Read src, Write dst)`: for the first of a set
+/// of blocks that together cover every element of `dst` (no zero-fill or copy-in of `dst` is
+/// made; the elements outside the block are undefined until the other blocks write them).
+///
+/// # Panics
+/// If an index exceeds `u32::MAX`.
+#[track_caller]
+pub fn transpose_first<T: Element>(b: TransposeBlock) -> KernelCall {
+    let t = transpose::<T>(b);
+    kernel(Family::TransposeFirst, T::DTYPE).call(t.params().iter().copied())
+}
+
+/// Where one tile of a matrix lies: rows `r0 .. r0 + rows`, columns `c0 .. c0 + cols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Placed {
+    /// First row.
+    pub r0: usize,
+    /// First column.
+    pub c0: usize,
+    /// Rows of the tile.
+    pub rows: usize,
+    /// Columns of the tile.
+    pub cols: usize,
+}
+
+/// CPU only: the FFTs along whole rows (`along_rows`) or whole columns of a matrix that a
+/// task's output tile `dst` spans, gathered from `srcs` (tiles of the input matrix, placed as
+/// given, which together cover the output's lines): rows are transposed into a buffer,
+/// transformed and transposed back; columns are copied straight into `dst` and transformed.
+/// Times `scale`. Accesses `(Read src_0, ..., Read src_{k-1}, Write dst)`, `k = srcs.len()`.
+/// The output's lines must be whole: `dst.cols` is the row length (along rows) or `dst.rows`
+/// the column length.
+///
+/// # Panics
+/// If a position exceeds `u32::MAX` or there is no source.
+#[track_caller]
+pub fn fft_lines<T: FftReal>(
+    direction: Direction,
+    along_rows: bool,
+    scale: f64,
+    dst: Placed,
+    srcs: &[Placed],
+) -> KernelCall {
+    assert!(!srcs.is_empty(), "fft_lines needs at least one source");
+    let mut params = vec![
+        Scalar::U32(u32::from(direction == Direction::Inverse)),
+        Scalar::U32(u32::from(along_rows)),
+        T::round_from(scale).into_scalar(),
+    ];
+    for p in std::iter::once(&dst).chain(srcs) {
+        params.extend([p.r0, p.c0, p.rows, p.cols].map(u32_param));
+    }
+    lines_kernel(srcs.len(), T::COMPLEX).call(params)
+}
+
+fn lines_kernel(k: usize, d: DType) -> Kernel {
+    static CACHE: OnceLock<Mutex<HashMap<(usize, DType), Kernel>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry((k, d))
+        .or_insert_with(|| {
+            let mut b = Kernel::builder("fft_lines");
+            for _ in 0..k {
+                b = b.read(d);
+            }
+            b = b
+                .write(d)
+                .param(DType::U32)
+                .param(DType::U32)
+                .param(real_of(d));
+            for _ in 0..4 * (k + 1) {
+                b = b.param(DType::U32);
+            }
+            b.cost(move |l: &Launch<'_>| {
+                let dst = l.shapes[k];
+                let along_rows = l.params[1].get::<u32>() == Some(1);
+                let (n, lines) = if along_rows {
+                    (dst.cols, dst.rows)
+                } else {
+                    (dst.rows, dst.cols)
+                };
+                Cost {
+                    flops: flops(n, lines),
+                    bytes: 3.0 * dst.bytes() as f64,
+                }
+            })
+            .cpu(move |t| cpu::fft::lines(k, t))
+            .build()
+            .unwrap_or_else(|e| unreachable!("fft_lines with {k} sources must build: {e}"))
+        })
+        .clone()
+}
+
+/// The `n x 1` twiddle table `exp(-2 pi i m / n)`, `m < n`, computed in f64 and rounded to `T`.
+pub fn twiddles<T: FftReal>(rt: &Runtime, n: usize) -> Chunk<Complex<T>>
+where
+    Complex<T>: Element,
+{
+    let v = (0..n.max(1)).map(|m| unit::<T>(m, n.max(1))).collect();
+    Chunk::from_vec(rt, n.max(1), 1, v)
+}
+
+/// The four-step twiddle tables for a transform of length `big_n`, as one column: with
+/// `b = `[`four_step_split`]`(big_n)`, entry `m < b` is `exp(-2 pi i m / big_n)` and entry
+/// `b + h` is `exp(-2 pi i h b / big_n)`, so that `exp(-2 pi i m / big_n)` is the product of
+/// entries `m mod b` and `b + m / b`. Computed in f64, rounded to `T`.
+pub fn four_step_twiddles<T: FftReal>(rt: &Runtime, big_n: usize) -> Chunk<Complex<T>>
+where
+    Complex<T>: Element,
+{
+    let n = big_n.max(1);
+    let b = four_step_split(n);
+    let hi = n.div_ceil(b);
+    let v: Vec<_> = (0..b)
+        .map(|m| unit::<T>(m % n, n))
+        .chain((0..hi).map(|h| unit::<T>((h * b) % n, n)))
+        .collect();
+    Chunk::from_vec(rt, v.len(), 1, v)
+}
+
+/// `exp(-2 pi i m / n)` computed in f64 (with the argument reduced exactly) and rounded to `T`.
+pub(crate) fn unit<T: FftReal>(m: usize, n: usize) -> Complex<T>
+where
+    Complex<T>: Element,
+{
+    let w = unit_f64(m, n);
+    Complex::new(T::round_from(w.re), T::round_from(w.im))
+}
+
+/// `exp(-2 pi i m / n)` in f64, using the symmetries so that the argument stays below pi/4.
+pub(crate) fn unit_f64(m: usize, n: usize) -> Complex<f64> {
+    // Octant reduction: 8 m / n decides the octant; the remaining angle is small and exact.
+    let m = (m % n) as u128;
+    let n = n as u128;
+    let (m8, n8) = (8 * m, n);
+    let oct = (m8 / n8) as u32; // 0..8
+    let rem = m8 - u128::from(oct) * n8; // angle within the octant, in units of 2 pi / (8 n)
+    let theta = |num: u128| std::f64::consts::FRAC_PI_4 * (num as f64) / (n8 as f64);
+    // a = angle from the octant's start; b = angle to its end.
+    let (c_a, s_a) = {
+        let t = theta(rem);
+        (t.cos(), t.sin())
+    };
+    let (c_b, s_b) = {
+        let t = theta(n8 - rem);
+        (t.cos(), t.sin())
+    };
+    // Angle phi = oct pi/4 + a. (cos phi, sin phi) by octant.
+    let (c, s) = match oct {
+        0 => (c_a, s_a),
+        1 => (s_b, c_b),
+        2 => (-s_a, c_a),
+        3 => (-c_b, s_b),
+        4 => (-c_a, -s_a),
+        5 => (-s_b, -c_b),
+        6 => (s_a, -c_a),
+        _ => (c_b, -s_b),
+    };
+    Complex::new(c, -s)
+}
+
+fn u32_param(x: usize) -> Scalar {
+    Scalar::U32(u32::try_from(x).expect("FFT sizes and offsets are limited to 2^32 - 1"))
+}
+
+/// Which FFT kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Family {
+    C2c,
+    R2c,
+    C2r,
+    Transpose,
+    /// The transpose with a `Write` destination.
+    TransposeFirst,
+}
+
+impl Family {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Family::C2c => "fft_c2c",
+            Family::R2c => "fft_r2c",
+            Family::C2r => "fft_c2r",
+            Family::Transpose | Family::TransposeFirst => "fft_transpose",
+        }
+    }
+}
+
+/// The kernel of `family` on element type `dtype` (the complex type for `C2c`, the real type
+/// for `R2c`/`C2r`, any type for `Transpose`), built once and shared.
+fn kernel(family: Family, dtype: DType) -> Kernel {
+    static CACHE: OnceLock<Mutex<HashMap<(Family, DType), Kernel>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry((family, dtype))
+        .or_insert_with(|| build(family, dtype))
+        .clone()
+}
+
+/// The FFT kernel descriptors by name (`fft_c2c`, `fft_r2c`, `fft_c2r`, `fft_transpose`) and
+/// element type, for tools that pick one at run time.
+pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
+    let family = [Family::C2c, Family::R2c, Family::C2r, Family::Transpose]
+        .into_iter()
+        .find(|f| f.name() == name)?;
+    let ok = match family {
+        Family::C2c => matches!(dtype, DType::C32 | DType::C64),
+        Family::R2c | Family::C2r => matches!(dtype, DType::F32 | DType::F64),
+        Family::Transpose | Family::TransposeFirst => true,
+    };
+    ok.then(|| kernel(family, dtype))
+}
+
+fn complex_of(real: DType) -> DType {
+    if real == DType::F64 {
+        DType::C64
+    } else {
+        DType::C32
+    }
+}
+
+fn real_of(complex: DType) -> DType {
+    if complex == DType::C64 {
+        DType::F64
+    } else {
+        DType::F32
+    }
+}
+
+fn build(family: Family, d: DType) -> Kernel {
+    let name = family.name();
+    let b = Kernel::builder(name);
+    let b = match family {
+        Family::C2c => b.read_write(d).read(d).read(d),
+        Family::R2c => b.read(d).write(complex_of(d)).read(complex_of(d)),
+        Family::C2r => b.read(complex_of(d)).write(d).read(complex_of(d)),
+        Family::Transpose => b.read(d).read_write(d),
+        Family::TransposeFirst => b.read(d).write(d),
+    };
+    let b = match family {
+        Family::Transpose | Family::TransposeFirst => (0..6).fold(b, |b, _| b.param(DType::U32)),
+        Family::C2c => (0..5).fold(b, |b, _| b.param(DType::U32)).param(real_of(d)),
+        Family::R2c | Family::C2r => (0..5).fold(b, |b, _| b.param(DType::U32)).param(d),
+    };
+    b.cost(move |l: &Launch<'_>| cost(family, l))
+        .check(move |l: &Launch<'_>| check(family, l))
+        .cpu(move |t| cpu::fft::run(family, t))
+        .gpu(gpu::kernel(family, d))
+        .build()
+        .unwrap_or_else(|e| unreachable!("FFT kernel {name} for {d} must build: {e}"))
+}
+
+fn p(l: &Launch<'_>, i: usize) -> usize {
+    l.params[i].get::<u32>().unwrap_or(0) as usize
+}
+
+/// `5 n log2 n` per transformed column (the conventional FFT flop count).
+pub fn flops(n: usize, columns: usize) -> f64 {
+    if n < 2 {
+        return 0.0;
+    }
+    5.0 * n as f64 * (n as f64).log2() * columns as f64
+}
+
+fn cost(family: Family, l: &Launch<'_>) -> Cost {
+    let bytes: f64 = l.shapes.iter().map(|s| s.bytes() as f64).sum();
+    match family {
+        Family::Transpose | Family::TransposeFirst => Cost {
+            flops: 0.0,
+            bytes: 2.0 * (p(l, 2) * p(l, 3) * l.shapes[0].dtype.size()) as f64,
+        },
+        Family::C2c => {
+            let n = p(l, 0).max(1);
+            Cost {
+                flops: flops(n, l.shapes[0].len() / n),
+                bytes: bytes + l.shapes[0].bytes() as f64,
+            }
+        }
+        Family::R2c | Family::C2r => {
+            let n = p(l, 0).max(1);
+            let real = if family == Family::R2c { 0 } else { 1 };
+            Cost {
+                flops: flops(n, l.shapes[real].len() / n) / 2.0,
+                bytes,
+            }
+        }
+    }
+}
+
+fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
+    let bad = |what: String| {
+        Err(KernelError::InvalidArgument(format!(
+            "{}: {what}",
+            family.name()
+        )))
+    };
+    match family {
+        Family::Transpose | Family::TransposeFirst => {
+            let (src, dst) = (l.shapes[0].len(), l.shapes[1].len());
+            let [soff, sld, h, w, doff, dld] = std::array::from_fn(|i| p(l, i));
+            if h == 0 || w == 0 {
+                return Ok(());
+            }
+            let (slast, dlast) = (
+                soff + (h - 1) + (w - 1) * sld,
+                doff + (w - 1) + (h - 1) * dld,
+            );
+            if sld < h || dld < w || slast >= src || dlast >= dst {
+                return bad(format!(
+                    "a {h}x{w} block at {soff} (ld {sld}) of a {src}-element source, to {doff} (ld {dld}) of a {dst}-element destination, does not fit"
+                ));
+            }
+        }
+        Family::C2c => {
+            let (n, big_n, big_b, col0) = (p(l, 0), p(l, 2), p(l, 3), p(l, 4));
+            let len = l.shapes[0].len();
+            if n == 0 || !len.is_multiple_of(n) {
+                return bad(format!(
+                    "the tile has {len} elements, not a multiple of the length {n}"
+                ));
+            }
+            if l.shapes[1].len() < n {
+                return bad(format!(
+                    "the twiddle table has {} entries, the length is {n}",
+                    l.shapes[1].len()
+                ));
+            }
+            if big_n > 0 {
+                let cols = len / n;
+                if (col0 + cols) * n > big_n || !big_n.is_multiple_of(n) {
+                    return bad(format!(
+                        "a four-step twiddle of length {big_n} does not fit columns {col0}..{} of length {n}",
+                        col0 + cols
+                    ));
+                }
+                if l.shapes[2].len() < big_b + big_n.div_ceil(big_b) {
+                    return bad(format!(
+                        "the four-step table has {} entries; length {big_n} needs {}",
+                        l.shapes[2].len(),
+                        big_b + big_n.div_ceil(big_b)
+                    ));
+                }
+            }
+        }
+        Family::R2c | Family::C2r => {
+            let n = p(l, 0);
+            let (real, cplx) = if family == Family::R2c {
+                (0, 1)
+            } else {
+                (1, 0)
+            };
+            let (xr, y) = (l.shapes[real].len(), l.shapes[cplx].len());
+            if n == 0 || !xr.is_multiple_of(n) || y != (xr / n) * (n / 2 + 1) {
+                return bad(format!(
+                    "a real tile of {xr} elements and a complex one of {y} are not columns of {n} and {}",
+                    n / 2 + 1
+                ));
+            }
+            if l.shapes[2].len() < n {
+                return bad(format!(
+                    "the twiddle table has {} entries, the length is {n}",
+                    l.shapes[2].len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_roots_are_accurate_in_every_octant() {
+        for n in [1usize, 2, 3, 5, 7, 8, 12, 17, 97, 1000, 1 << 20] {
+            for m in (0..n).step_by((n / 50).max(1)) {
+                let w = unit_f64(m, n);
+                let a = -2.0 * std::f64::consts::PI * m as f64 / n as f64;
+                assert!(
+                    (w.re - a.cos()).abs() < 4e-16 * (1.0 + (m as f64)),
+                    "cos n={n} m={m}"
+                );
+                assert!(
+                    (w.im - a.sin()).abs() < 4e-16 * (1.0 + (m as f64)),
+                    "sin n={n} m={m}"
+                );
+            }
+        }
+        assert_eq!(unit_f64(1, 4), Complex::new(0.0, -1.0));
+        assert_eq!(unit_f64(2, 4), Complex::new(-1.0, 0.0));
+    }
+
+    #[test]
+    fn four_step_tables_multiply_to_every_root() {
+        let rt = Runtime::builder().cpu_only().build().unwrap();
+        let n = 1000;
+        let b = four_step_split(n);
+        assert_eq!(b, 32);
+        let t = four_step_twiddles::<f64>(&rt, n).to_vec().unwrap();
+        for m in [0, 1, 31, 32, 33, 999] {
+            let w = t[m % b] * t[b + m / b];
+            assert!((w - unit_f64(m, n)).norm() < 1e-15, "m = {m}");
+        }
+    }
+
+    #[test]
+    fn every_kernel_builds_with_both_halves() {
+        for (f, d) in [
+            (Family::C2c, DType::C32),
+            (Family::C2c, DType::C64),
+            (Family::R2c, DType::F32),
+            (Family::C2r, DType::F64),
+            (Family::Transpose, DType::C32),
+            (Family::Transpose, DType::F64),
+        ] {
+            let k = kernel(f, d);
+            assert!(k.has_cpu() && k.gpu().is_some(), "{}", f.name());
+        }
+        assert!(kernel_by_name("fft_c2c", DType::F32).is_none());
+        assert!(kernel_by_name("fft_r2c", DType::F32).is_some());
+        assert!(gpu_supports(1024, DType::C32) && !gpu_supports(1024, DType::C64));
+        assert!(!gpu_supports(12, DType::C32));
+    }
+}

@@ -1,0 +1,554 @@
+//! FFTs of `tessera::fft` and the tile kernels of `tessera::kernels::fft`: 1D (one pass and the
+//! distributed four-step), 2D non-square, 3D, forward then inverse, real-to-complex and back;
+//! on the CPU, on lavapipe, and on CPU + lavapipe; then bad shapes and lengths no processor in
+//! scope can run.
+//!
+//! Inputs are seeded (ChaCha8, real and imaginary parts in [-1, 1] rounded to the element
+//! type). References are computed on the host in f64 from the rounded inputs: a naive DFT with
+//! exactly reduced angles for small sizes, rustfft in f64 for large ones (its own error,
+//! ~log2(n) 2^-53, is far below the f32 bounds and within a factor of the f64 ones; f64 tests
+//! against rustfft use the naive DFT's bound with the reference's error added).
+//!
+//! Bound (STYLE.md): `||x^ - x|| / ||x|| <= c log2(n) u` over the whole array (2-norms),
+//! `u` the element type's unit roundoff, `n` the total number of points (at least 2 in the log),
+//! **c = 5** (`C_FFT`): a radix-r FFT's error is at most `(log2 n) (u + twiddle error) + O(u^2)`
+//! times `||x||` (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §24.1,
+//! Thm 24.2 with `mu = u`: `eta <= log2(n) eta_1 / (1 - log2(n) eta_1)` where `eta_1 = mu + gamma_4
+//! (sqrt 2 + mu)`, i.e. about `(1 + 4 sqrt 2) u ~ 6.7 u` per radix-2 level in the worst case; the
+//! observed constant is far smaller, and radix 4/8 levels count for 2/3 levels); the four-step
+//! twiddles (a product of two rounded table entries) and the scale add a few u in all, within
+//! `c = 5` with `log2(n) >= 2`.
+//!
+//! Poison: outputs of the tile kernels that are `Write` accesses hold NaN before the run; the
+//! transposed copy's destination is NaN outside the block and must stay NaN. Inputs must be
+//! bit-identical after a transform (it is out of place).
+
+use num_complex::Complex;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tessera::fft::{self, Direction, FftPlan, Norm, Target};
+use tessera::kernels::fft as k;
+use tessera::{Blocks, Chunk, DArray, Error, Read, ReadWrite, Runtime, Scope, Write};
+
+use crate::common;
+
+const C_FFT: f64 = 5.0;
+
+trait Real: k::FftReal + Copy {
+    const U: f64;
+    fn of(v: f64) -> Self;
+    fn f(self) -> f64;
+}
+impl Real for f32 {
+    const U: f64 = 1.0 / (1u64 << 24) as f64;
+    fn of(v: f64) -> f32 {
+        v as f32
+    }
+    fn f(self) -> f64 {
+        f64::from(self)
+    }
+}
+impl Real for f64 {
+    const U: f64 = 1.0 / (1u64 << 53) as f64;
+    fn of(v: f64) -> f64 {
+        v
+    }
+    fn f(self) -> f64 {
+        self
+    }
+}
+
+fn random<T: Real>(n: usize, seed: u64) -> Vec<Complex<T>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            Complex::new(
+                T::of(rng.random_range(-1.0..=1.0)),
+                T::of(rng.random_range(-1.0..=1.0)),
+            )
+        })
+        .collect()
+}
+
+fn widen<T: Real>(x: &[Complex<T>]) -> Vec<Complex<f64>> {
+    x.iter().map(|v| Complex::new(v.re.f(), v.im.f())).collect()
+}
+
+/// exp(-+2 pi i m / n) with the angle reduced exactly (m taken mod n in integers).
+fn root(m: usize, n: usize, sign: f64) -> Complex<f64> {
+    let a = sign * 2.0 * std::f64::consts::PI * ((m % n) as f64) / n as f64;
+    Complex::new(a.cos(), a.sin())
+}
+
+/// The naive DFT of `x` along a dimension of length `n` with stride `s`, batched over the
+/// other indices (`outer` blocks of `n s` elements).
+fn dft_dim(x: &[Complex<f64>], n: usize, s: usize, direction: Direction) -> Vec<Complex<f64>> {
+    let sign = if direction == Direction::Forward {
+        -1.0
+    } else {
+        1.0
+    };
+    let mut y = vec![Complex::new(0.0, 0.0); x.len()];
+    let outer = x.len() / (n * s);
+    for o in 0..outer {
+        for i in 0..s {
+            let base = o * n * s + i;
+            for kk in 0..n {
+                let mut acc = Complex::new(0.0, 0.0);
+                for j in 0..n {
+                    acc += x[base + j * s] * root(j * kk, n, sign);
+                }
+                y[base + kk * s] = acc;
+            }
+        }
+    }
+    y
+}
+
+/// The naive multi-dimensional DFT (dimension 0 fastest), scaled.
+fn dft(x: &[Complex<f64>], dims: &[usize], direction: Direction, scale: f64) -> Vec<Complex<f64>> {
+    let mut y = x.to_vec();
+    let mut s = 1;
+    for &n in dims {
+        y = dft_dim(&y, n, s, direction);
+        s *= n;
+    }
+    y.iter().map(|v| v * scale).collect()
+}
+
+/// rustfft in f64 (1D).
+fn reference_1d(x: &[Complex<f64>], direction: Direction, scale: f64) -> Vec<Complex<f64>> {
+    let mut p = rustfft::FftPlanner::<f64>::new();
+    let f = match direction {
+        Direction::Forward => p.plan_fft_forward(x.len()),
+        Direction::Inverse => p.plan_fft_inverse(x.len()),
+    };
+    let mut y = x.to_vec();
+    f.process(&mut y);
+    y.iter().map(|v| v * scale).collect()
+}
+
+/// Checks `got` against `want` with the FFT bound for `n` points of `T` (plus `extra` for a
+/// reference's own error); returns the error / bound ratio.
+fn check<T: Real>(
+    what: &str,
+    got: &[Complex<T>],
+    want: &[Complex<f64>],
+    n: usize,
+    extra: f64,
+) -> f64 {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let (mut err, mut norm) = (0.0f64, 0.0f64);
+    let (mut worst, mut at) = (0.0f64, 0usize);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let d = (Complex::new(g.re.f(), g.im.f()) - w).norm();
+        assert!(
+            d.is_finite(),
+            "{what}: element {i} is {g:?} (reference {w})"
+        );
+        if d > worst {
+            (worst, at) = (d, i);
+        }
+        err += d * d;
+        norm += w.norm_sqr();
+    }
+    let rel = if norm == 0.0 {
+        err.sqrt()
+    } else {
+        (err / norm).sqrt()
+    };
+    let bound = C_FFT * (n.max(2) as f64).log2() * T::U + extra;
+    assert!(
+        rel <= bound,
+        "{what}: ||x^ - x|| / ||x|| = {rel:.3e} exceeds the bound {bound:.3e} = {C_FFT} log2({n}) u; worst element {at}: got {:?}, reference {}",
+        got[at],
+        want[at]
+    );
+    rel / bound
+}
+
+fn vector<T: Real>(rt: &Runtime, x: &[Complex<T>], mb: usize) -> DArray<Complex<T>>
+where
+    Complex<T>: tessera::Element,
+{
+    DArray::from_slice(rt, x.len(), 1, x, Blocks::new(mb.max(1), 1))
+}
+
+/// A 1D forward transform (and its inverse, which must return the input) on `scope`.
+fn one_d<T: Real>(
+    rt: &Runtime,
+    scope: &Scope,
+    n: usize,
+    mb: usize,
+    panels: Option<usize>,
+    naive: bool,
+) where
+    Complex<T>: tessera::Element,
+{
+    let x = random::<T>(n, n as u64);
+    let xa = vector(rt, &x, mb);
+    let target = fft::target_for(rt, scope);
+    let mut plan =
+        FftPlan::new(&[n], Direction::Forward, Norm::Backward, T::COMPLEX, target).unwrap();
+    if let Some(p) = panels {
+        plan = plan.with_panels(p);
+    }
+    let what = format!("{} n={n} mb={mb} on {scope} ({plan})", T::COMPLEX);
+    let y = common::within(120, &what, {
+        let (plan, xa, scope) = (plan.clone(), xa.clone(), scope.clone());
+        move || fft::execute(&plan, &xa, &scope)
+    })
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_eq!((y.rows(), y.cols()), (n, 1));
+    let got = y.to_vec().unwrap();
+    let x64 = widen(&x);
+    let (want, extra) = if naive {
+        (dft(&x64, &[n], Direction::Forward, 1.0), 0.0)
+    } else {
+        (
+            reference_1d(&x64, Direction::Forward, 1.0),
+            2.0 * (n as f64).log2() * f64::EPSILON,
+        )
+    };
+    check(&what, &got, &want, n, extra);
+    assert_eq!(xa.to_vec().unwrap(), x, "{what}: the input changed");
+    // Inverse: back to x (the error of two transforms).
+    let inv = FftPlan::new(&[n], Direction::Inverse, Norm::Backward, T::COMPLEX, target).unwrap();
+    let inv = match panels {
+        Some(p) => inv.with_panels(p),
+        None => inv,
+    };
+    let back = fft::execute(&inv, &y, scope).unwrap().to_vec().unwrap();
+    check(
+        &format!("{what}, inverse of forward"),
+        &back,
+        &x64,
+        n,
+        C_FFT * (n.max(2) as f64).log2() * T::U,
+    );
+}
+
+#[test]
+fn fft_1d_matches_the_naive_dft_on_the_cpu() {
+    let rt = common::cpu_runtime();
+    for n in [1, 2, 3, 5, 7, 8, 12, 17, 64, 97, 1000, 1024] {
+        for mb in [1, 5, n] {
+            one_d::<f64>(&rt, &Scope::all(), n, mb, None, true);
+        }
+        one_d::<f32>(&rt, &Scope::all(), n, 7, None, true);
+    }
+}
+
+#[test]
+fn fft_1d_four_step_on_the_cpu_matches_rustfft() {
+    let rt = common::cpu_runtime();
+    // 4096 is one pass (below CPU_FOUR_STEP_MIN), checked against the naive DFT; 65536 (in 7
+    // panels), 3 * 65536 (a non-power-of-two split) and 2^20 by the four-step method.
+    one_d::<f64>(&rt, &Scope::all(), 4096, 1000, None, true);
+    one_d::<f64>(&rt, &Scope::all(), 65536, 10_000, Some(7), false);
+    one_d::<f32>(&rt, &Scope::all(), 3 * 65536, 65536, None, false);
+    one_d::<f32>(&rt, &Scope::all(), 1 << 20, 1 << 18, None, false);
+}
+
+#[test]
+fn fft_1d_on_lavapipe() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    for n in [1, 2, 8, 64, 1024] {
+        one_d::<f32>(&rt, &Scope::all(), n, 100, None, true);
+    }
+    one_d::<f64>(&rt, &Scope::all(), 512, 100, None, true);
+    // Four-step: 64 x 128 and 256 x 256 c32, 32 x 64 c64.
+    one_d::<f32>(&rt, &Scope::all(), 8192, 3000, Some(3), false);
+    one_d::<f32>(&rt, &Scope::all(), 65536, 65536, None, false);
+    one_d::<f64>(&rt, &Scope::all(), 2048, 2048, Some(5), true);
+}
+
+#[test]
+fn fft_1d_on_cpu_and_lavapipe() {
+    let Some(rt) = common::mixed_runtime() else {
+        return;
+    };
+    one_d::<f32>(&rt, &Scope::all(), 65536, 5000, Some(6), false);
+    one_d::<f64>(&rt, &Scope::all(), 97, 10, None, true);
+}
+
+/// A multi-dimensional transform of an `dims[0] x rest` array in `mb x nb` tiles on `scope`.
+fn n_d<T: Real>(
+    rt: &Runtime,
+    scope: &Scope,
+    dims: &[usize],
+    (mb, nb): (usize, usize),
+    panels: usize,
+) where
+    Complex<T>: tessera::Element,
+{
+    let total: usize = dims.iter().product();
+    let (rows, cols) = (dims[0], total / dims[0]);
+    let x = random::<T>(total, total as u64 + 7);
+    let xa = DArray::from_slice(rt, rows, cols, &x, Blocks::new(mb, nb));
+    let target = fft::target_for(rt, scope);
+    let x64 = widen(&x);
+    for (direction, norm) in [
+        (Direction::Forward, Norm::Backward),
+        (Direction::Inverse, Norm::Ortho),
+    ] {
+        let plan = FftPlan::new(dims, direction, norm, T::COMPLEX, target)
+            .unwrap()
+            .with_panels(panels);
+        let what = format!(
+            "{} {dims:?} in {mb}x{nb} tiles on {scope} ({plan})",
+            T::COMPLEX
+        );
+        let y = common::within(120, &what, {
+            let (plan, xa, scope) = (plan.clone(), xa.clone(), scope.clone());
+            move || fft::execute(&plan, &xa, &scope)
+        })
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!((y.rows(), y.cols()), (rows, cols));
+        let want = dft(&x64, dims, direction, plan.scale());
+        check(&what, &y.to_vec().unwrap(), &want, total, 0.0);
+    }
+    assert_eq!(xa.to_vec().unwrap(), x, "the input changed");
+}
+
+#[test]
+fn fft_2d_and_3d_on_the_cpu() {
+    let rt = common::cpu_runtime();
+    n_d::<f64>(&rt, &Scope::all(), &[12, 20], (5, 7), 3);
+    n_d::<f64>(&rt, &Scope::all(), &[20, 12], (20, 12), 1);
+    n_d::<f32>(&rt, &Scope::all(), &[64, 17], (64, 4), 4);
+    n_d::<f64>(&rt, &Scope::all(), &[4, 6, 10], (3, 11), 5);
+    n_d::<f32>(&rt, &Scope::all(), &[8, 1, 3], (8, 3), 2);
+}
+
+#[test]
+fn fft_2d_and_3d_on_lavapipe() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    n_d::<f32>(&rt, &Scope::all(), &[64, 32], (16, 16), 3);
+    n_d::<f64>(&rt, &Scope::all(), &[8, 4, 16], (8, 16), 4);
+}
+
+#[test]
+fn fft_2d_on_cpu_and_lavapipe() {
+    let Some(rt) = common::mixed_runtime() else {
+        return;
+    };
+    // Non-powers of two: the GPU takes transposes, the CPU the transforms.
+    n_d::<f32>(&rt, &Scope::all(), &[24, 40], (7, 9), 4);
+    n_d::<f32>(&rt, &Scope::all(), &[32, 16, 8], (32, 16), 4);
+}
+
+/// Real columns of length `n` in tiles of `nb` columns: rfft_cols against the DFT, and
+/// irfft_cols back.
+fn real<T: Real>(rt: &Runtime, scope: &Scope, n: usize, m: usize, nb: usize)
+where
+    Complex<T>: tessera::Element,
+{
+    let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
+    let x: Vec<T> = (0..n * m)
+        .map(|_| T::of(rng.random_range(-1.0..=1.0)))
+        .collect();
+    let xa = DArray::from_slice(rt, n, m, &x, Blocks::new(n, nb));
+    let what = format!("rfft_cols n={n} m={m} of {} on {scope}", T::DTYPE);
+    let y = fft::rfft_cols(&xa, Norm::Backward, scope).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let h = n / 2 + 1;
+    assert_eq!((y.rows(), y.cols()), (h, m));
+    let x64: Vec<Complex<f64>> = x.iter().map(|v| Complex::new(v.f(), 0.0)).collect();
+    let full = dft(&x64, &[n, m], Direction::Forward, 1.0);
+    // Only dimension 0: undo nothing, compute per column instead.
+    let _ = full;
+    let per_col = dft_dim(&x64, n, 1, Direction::Forward);
+    let want: Vec<Complex<f64>> = (0..m)
+        .flat_map(|c| per_col[c * n..c * n + h].to_vec())
+        .collect();
+    check(&what, &y.to_vec().unwrap(), &want, n, 0.0);
+    let back = fft::irfft_cols(&y, n, Norm::Backward, scope)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let got: Vec<Complex<T>> = back.iter().map(|v| Complex::new(*v, T::of(0.0))).collect();
+    check(
+        &format!("{what}, irfft_cols back"),
+        &got,
+        &x64,
+        n,
+        C_FFT * (n.max(2) as f64).log2() * T::U,
+    );
+}
+
+#[test]
+fn real_transforms_on_cpu_lavapipe_and_both() {
+    let rt = common::cpu_runtime();
+    for n in [1, 2, 15, 64, 100] {
+        real::<f64>(&rt, &Scope::all(), n, 5, 2);
+    }
+    real::<f32>(&rt, &Scope::all(), 1000, 3, 3);
+    if let Some(rt) = common::gpu_runtime() {
+        real::<f32>(&rt, &Scope::all(), 64, 7, 3);
+        real::<f64>(&rt, &Scope::all(), 256, 2, 2);
+        real::<f32>(&rt, &Scope::all(), 2, 3, 1);
+    }
+    if let Some(rt) = common::mixed_runtime() {
+        real::<f32>(&rt, &Scope::all(), 128, 9, 2);
+    }
+}
+
+/// The tile kernels directly, with their `Write` outputs poisoned.
+#[test]
+fn tile_kernels_leave_no_poison_and_keep_what_they_must() {
+    let mut rts = vec![common::cpu_runtime()];
+    rts.extend(common::gpu_runtime());
+    for rt in rts {
+        // R2C into a NaN tile.
+        let n = 16;
+        let x = Chunk::from_vec(&rt, n, 2, (0..2 * n).map(|i| (i as f32).sin()).collect());
+        let y = Chunk::from_vec(
+            &rt,
+            n / 2 + 1,
+            2,
+            vec![Complex::new(f32::NAN, f32::NAN); n + 2],
+        );
+        let tw = k::twiddles::<f32>(&rt, n);
+        rt.datadeps(|r| {
+            r.spawn(
+                k::rfft_cols::<f32>(n, 1.0),
+                (Read(&x), Write(&y), Read(&tw)),
+            );
+        })
+        .unwrap();
+        assert!(
+            y.to_vec()
+                .unwrap()
+                .iter()
+                .all(|v| v.re.is_finite() && v.im.is_finite())
+        );
+        // Transposed block: 2x3 block of a 4x3 source at (1, 0) into a NaN 5x4 destination at (2, 1).
+        let src = Chunk::from_vec(&rt, 4, 3, (0..12).map(|i| i as f64).collect());
+        let dst = Chunk::from_vec(&rt, 5, 4, vec![f64::NAN; 20]);
+        let b = k::TransposeBlock {
+            src_off: 1,
+            src_ld: 4,
+            h: 2,
+            w: 3,
+            dst_off: 2 + 5,
+            dst_ld: 5,
+        };
+        rt.datadeps(|r| {
+            r.spawn(k::transpose::<f64>(b), (Read(&src), ReadWrite(&dst)));
+        })
+        .unwrap();
+        let d = dst.to_vec().unwrap();
+        for (i, v) in d.iter().enumerate() {
+            let (row, col) = (i % 5, i / 5);
+            if (2..5).contains(&row) && (1..3).contains(&col) {
+                // dst(2 + c, 1 + r) = src(1 + r, c)
+                let (c, r) = (row - 2, col - 1);
+                assert_eq!(*v, ((1 + r) + 4 * c) as f64, "({row}, {col})");
+            } else {
+                assert!(v.is_nan(), "({row}, {col}) was overwritten: {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_shapes_and_unsupported_lengths_are_errors() {
+    let rt = common::cpu_runtime();
+    let x = DArray::from_vec(&rt, 6, 2, random::<f32>(12, 1), Blocks::new(3, 2));
+    // A 1D plan of 12 on a 6 x 2 matrix.
+    let plan = FftPlan::new(
+        &[12],
+        Direction::Forward,
+        Norm::Backward,
+        tessera::DType::C32,
+        Target::Cpu,
+    )
+    .unwrap();
+    assert!(matches!(
+        fft::execute(&plan, &x, &Scope::all()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    // The wrong element type for the plan.
+    let plan = FftPlan::new(
+        &[6, 2],
+        Direction::Forward,
+        Norm::Backward,
+        tessera::DType::C64,
+        Target::Cpu,
+    )
+    .unwrap();
+    assert!(matches!(
+        fft::execute(&plan, &x, &Scope::all()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    // 3D dims that do not multiply to the columns.
+    assert!(matches!(
+        fft::fft3(
+            &x,
+            [6, 3, 1],
+            Direction::Forward,
+            Norm::Backward,
+            &Scope::all()
+        ),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    // execute_into an array not tiled as the plan's results; then into one that is.
+    let plan = FftPlan::new(
+        &[6, 2],
+        Direction::Forward,
+        Norm::Backward,
+        tessera::DType::C32,
+        Target::Cpu,
+    )
+    .unwrap();
+    let f = fft::Fft::<f32>::new(&rt, plan).unwrap();
+    let wrong = DArray::from_vec(&rt, 6, 2, random::<f32>(12, 5), Blocks::new(2, 2));
+    assert!(matches!(
+        f.execute_into(&x, &wrong, &Scope::all()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let y = f.execute(&x, &Scope::all()).unwrap();
+    let first = y.to_vec().unwrap();
+    f.execute_into(&x, &y, &Scope::all()).unwrap();
+    assert_eq!(
+        y.to_vec().unwrap(),
+        first,
+        "a repeated transform into the same tiles"
+    );
+    // Real columns cut across tiles.
+    let r = DArray::from_vec(&rt, 6, 2, vec![1.0f32; 12], Blocks::new(3, 2));
+    assert!(matches!(
+        fft::rfft_cols(&r, Norm::Backward, &Scope::all()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let y = DArray::from_vec(&rt, 4, 1, random::<f32>(4, 2), Blocks::new(4, 1));
+    assert!(matches!(
+        fft::irfft_cols(&y, 4, Norm::Backward, &Scope::all()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    // A tile kernel called with a length that does not divide the tile fails its task.
+    let c = Chunk::from_vec(&rt, 6, 1, random::<f32>(6, 3));
+    let tw = k::twiddles::<f32>(&rt, 4);
+    let e = rt
+        .datadeps(|r| {
+            r.spawn(
+                k::fft_cols::<f32>(4, Direction::Forward, 1.0, None),
+                (ReadWrite(&c), Read(&tw), Read(&tw)),
+            );
+        })
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("not a multiple of the length 4"),
+        "{e}"
+    );
+    // A length no GPU runs, with only a GPU in scope.
+    if let Some(g) = common::gpu_runtime() {
+        let x = DArray::from_vec(&g, 12, 1, random::<f32>(12, 4), Blocks::new(12, 1));
+        let e = fft::fft(&x, Direction::Forward, Norm::Backward, &Scope::all()).unwrap_err();
+        assert!(matches!(e, Error::NoProcessor { .. }), "{e}");
+    }
+}
