@@ -136,8 +136,28 @@ impl<T: QrFloat> DArray<T> {
     /// # Ok::<(), tessera::Error>(())
     /// ```
     pub fn least_squares(&self, b: &DArray<T>) -> Result<DArray<T>> {
-        let f = self.qr()?;
-        f.solve_least_squares(b, &Scope::all())
+        self.least_squares_with(b, &Scope::all())
+    }
+
+    /// [`least_squares`](DArray::least_squares) on the processors of `scope` (the
+    /// factorization with the default inner block, then the solve).
+    ///
+    /// # Errors
+    /// As [`DArray::least_squares`].
+    ///
+    /// ```
+    /// use tessera::{Blocks, DArray, Runtime, Scope};
+    /// let rt = Runtime::builder().cpu_only().build()?;
+    /// let a = DArray::<f64>::from_fn(&rt, 4, 2, Blocks::square(2), |r, c| (r + c) as f64 + 1.0);
+    /// let b = DArray::<f64>::from_fn(&rt, 4, 1, Blocks::square(2), |r, _| r as f64);
+    /// // b = 2 a_0 - a_1 exactly.
+    /// let x = a.least_squares_with(&b, &Scope::cpu())?.to_vec()?;
+    /// assert!((x[0] - 2.0).abs() < 1e-12 && (x[1] + 1.0).abs() < 1e-12);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    pub fn least_squares_with(&self, b: &DArray<T>, scope: &Scope) -> Result<DArray<T>> {
+        let f = self.qr_with(default_inner_block(self.tile_size().0), scope)?;
+        f.solve_least_squares(b, scope)
     }
 }
 
