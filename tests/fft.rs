@@ -1,7 +1,7 @@
 //! FFTs of `tessera::fft` and the tile kernels of `tessera::kernels::fft`: 1D (one pass and the
 //! distributed four-step), 2D non-square, 3D, forward then inverse, real-to-complex and back;
-//! on the CPU, on lavapipe, and on CPU + lavapipe; then bad shapes and lengths no processor in
-//! scope can run.
+//! on the CPU, on lavapipe (with Bluestein's algorithm for lengths that are not powers of two),
+//! and on CPU + lavapipe; then bad shapes and lengths no processor in scope can run.
 //!
 //! Inputs are seeded (ChaCha8, real and imaginary parts in [-1, 1] rounded to the element
 //! type). References are computed on the host in f64 from the rounded inputs: a naive DFT with
@@ -17,7 +17,8 @@
 //! (sqrt 2 + mu)`, i.e. about `(1 + 4 sqrt 2) u ~ 6.7 u` per radix-2 level in the worst case; the
 //! observed constant is far smaller, and radix 4/8 levels count for 2/3 levels); the four-step
 //! twiddles (a product of two rounded table entries) and the scale add a few u in all, within
-//! `c = 5` with `log2(n) >= 2`.
+//! `c = 5` with `log2(n) >= 2`. GPU Bluestein transforms (two FFTs of `m >= 2n - 1` points and
+//! three products with rounded chirp tables) are held to the same bound in `n`; they pass it.
 //!
 //! Poison: outputs of the tile kernels that are `Write` accesses hold NaN before the run; the
 //! transposed copy's destination is NaN outside the block and must stay NaN. Inputs must be
@@ -274,6 +275,60 @@ fn fft_1d_on_cpu_and_lavapipe() {
     one_d::<f64>(&rt, &Scope::all(), 97, 10, None, true);
 }
 
+/// Lengths that are not powers of two on lavapipe alone (no CPU processor, so every column pass
+/// runs the GPU's Bluestein kernel): 1D forward and inverse (`Norm::Backward`) through the
+/// planner in ragged tiles, 2D/3D forward and inverse (`Norm::Ortho`), and the tile kernel on a
+/// batch of columns, all against the naive DFT.
+#[test]
+fn bluestein_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    for n in [3, 5, 7, 12, 17, 97, 100, 257, 500] {
+        one_d::<f32>(&rt, &Scope::all(), n, 40, None, true);
+    }
+    for n in [3, 12, 97, 255] {
+        one_d::<f64>(&rt, &Scope::all(), n, 40, None, true);
+    }
+    n_d::<f32>(&rt, &Scope::all(), &[12, 20], (5, 7), 3);
+    n_d::<f64>(&rt, &Scope::all(), &[6, 10, 3], (6, 10), 2);
+    bluestein_batch::<f32>(&rt, 17, 5);
+    bluestein_batch::<f64>(&rt, 100, 3);
+}
+
+/// `fft_bluestein` on one `n x cols` tile, inverse with scale `1/n`, against the naive DFT of
+/// each column.
+fn bluestein_batch<T: Real>(rt: &Runtime, n: usize, cols: usize)
+where
+    Complex<T>: tessera::Element,
+{
+    let x = random::<T>(n * cols, 11);
+    let c = Chunk::from_vec(rt, n, cols, x.clone());
+    let m = k::bluestein_len(n, T::COMPLEX).expect("a length the GPU runs");
+    let (tw, chirp) = (k::twiddles::<T>(rt, m), k::bluestein_chirp::<T>(rt, n));
+    let scale = 1.0 / n as f64;
+    rt.datadeps(|r| {
+        r.spawn(
+            k::fft_bluestein::<T>(n, Direction::Inverse, scale),
+            (ReadWrite(&c), Read(&tw), Read(&chirp)),
+        );
+    })
+    .unwrap();
+    let got = c.to_vec().unwrap();
+    let x64 = widen(&x);
+    for j in 0..cols {
+        let col = &x64[j * n..(j + 1) * n];
+        let want = dft(col, &[n], Direction::Inverse, scale);
+        check(
+            &format!("fft_bluestein {} n={n} column {j} of {cols}", T::COMPLEX),
+            &got[j * n..(j + 1) * n],
+            &want,
+            n,
+            0.0,
+        );
+    }
+}
+
 /// A multi-dimensional transform of an `dims[0] x rest` array in `mb x nb` tiles on `scope`.
 fn n_d<T: Real>(
     rt: &Runtime,
@@ -337,7 +392,8 @@ fn fft_2d_on_cpu_and_lavapipe() {
     let Some(rt) = common::mixed_runtime() else {
         return;
     };
-    // Non-powers of two: the GPU takes transposes, the CPU the transforms.
+    // Non-powers of two: transposes and transforms (Bluestein on the GPU, rustfft on the CPU)
+    // wherever the scheduler places them.
     n_d::<f32>(&rt, &Scope::all(), &[24, 40], (7, 9), 4);
     n_d::<f32>(&rt, &Scope::all(), &[32, 16, 8], (32, 16), 4);
 }
@@ -545,9 +601,13 @@ fn bad_shapes_and_unsupported_lengths_are_errors() {
         e.to_string().contains("not a multiple of the length 4"),
         "{e}"
     );
-    // A length no GPU runs, with only a GPU in scope.
+    // Lengths no GPU runs (Bluestein would pad 600 c32 to 2048 > 1024 points, 300 c64 to
+    // 1024 > 512), with only a GPU in scope.
     if let Some(g) = common::gpu_runtime() {
-        let x = DArray::from_vec(&g, 12, 1, random::<f32>(12, 4), Blocks::new(12, 1));
+        let x = DArray::from_vec(&g, 600, 1, random::<f32>(600, 4), Blocks::new(600, 1));
+        let e = fft::fft(&x, Direction::Forward, Norm::Backward, &Scope::all()).unwrap_err();
+        assert!(matches!(e, Error::NoProcessor { .. }), "{e}");
+        let x = DArray::from_vec(&g, 300, 1, random::<f64>(300, 4), Blocks::new(300, 1));
         let e = fft::fft(&x, Direction::Forward, Norm::Backward, &Scope::all()).unwrap_err();
         assert!(matches!(e, Error::NoProcessor { .. }), "{e}");
     }

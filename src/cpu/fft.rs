@@ -71,8 +71,9 @@ impl<T: rustfft::FftNum> Plans<T> {
 pub(crate) fn run(family: Family, t: &mut CpuTask<'_>) -> Result<(), KernelError> {
     let d = t.shape(0).dtype;
     match family {
-        Family::C2c if d == DType::C64 => c2c::<f64>(t),
-        Family::C2c => c2c::<f32>(t),
+        // Bluestein's parameters are c2c's without a four-step twiddle: rustfft takes any length.
+        Family::C2c | Family::Bluestein if d == DType::C64 => c2c::<f64>(t),
+        Family::C2c | Family::Bluestein => c2c::<f32>(t),
         Family::R2c if d == DType::F64 => r2c::<f64>(t),
         Family::R2c => r2c::<f32>(t),
         Family::C2r if t.shape(1).dtype == DType::F64 => c2r::<f64>(t),

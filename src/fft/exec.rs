@@ -12,13 +12,13 @@ use num_complex::Complex;
 
 use crate::dtype::Element;
 
-use super::plan::{Algorithm, FftPlan, Pass};
+use super::plan::{Algorithm, FftPlan, Pass, Target};
 use crate::array::DArray;
 use crate::data::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::kernels::fft::{
-    FftReal, FourStep, Placed, TransposeBlock, fft_cols, fft_lines, four_step_twiddles, transpose,
-    transpose_first, twiddles,
+    FftReal, FourStep, Placed, TransposeBlock, bluestein_chirp, bluestein_len, fft_bluestein,
+    fft_cols, fft_lines, four_step_twiddles, transpose, transpose_first, twiddles,
 };
 use crate::runtime::Runtime;
 use crate::runtime::region::Region;
@@ -109,10 +109,13 @@ where
             .passes()
             .iter()
             .map(|p| match *p {
-                Pass::Columns { n, four_step, .. } => Some((
-                    twiddles::<T>(rt, n),
-                    four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
-                )),
+                Pass::Columns { n, four_step, .. } => Some(match bluestein(&plan, n, four_step) {
+                    Some(m) => (twiddles::<T>(rt, m), Some(bluestein_chirp::<T>(rt, n))),
+                    None => (
+                        twiddles::<T>(rt, n),
+                        four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
+                    ),
+                }),
                 Pass::Transpose { .. } | Pass::Lines { .. } => None,
             })
             .collect();
@@ -411,16 +414,22 @@ where
                         let Some((tw, big)) = &self.tables[i] else {
                             unreachable!("a Columns pass has its tables")
                         };
+                        let by_bluestein = bluestein(&self.plan, n, four_step).is_some();
                         for seg in &segs {
-                            let call = fft_cols::<T>(
-                                n,
-                                direction,
-                                if scaled { scale } else { 1.0 },
-                                four_step.map(|big_n| FourStep {
-                                    big_n,
-                                    col0: seg.start / n,
-                                }),
-                            );
+                            let scale = if scaled { scale } else { 1.0 };
+                            let call = if by_bluestein {
+                                fft_bluestein::<T>(n, direction, scale)
+                            } else {
+                                fft_cols::<T>(
+                                    n,
+                                    direction,
+                                    scale,
+                                    four_step.map(|big_n| FourStep {
+                                        big_n,
+                                        col0: seg.start / n,
+                                    }),
+                                )
+                            };
                             r.spawn(
                                 call,
                                 (
@@ -434,6 +443,16 @@ where
                 }
             }
         })
+    }
+}
+
+/// The padded length `m` when a GPU plan's column pass of length `n` runs by Bluestein's
+/// algorithm ([`fft_bluestein`], whose CPU half is rustfft as [`fft_cols`]'s is).
+fn bluestein(plan: &FftPlan, n: usize, four_step: Option<usize>) -> Option<usize> {
+    if plan.target() == Target::Gpu && four_step.is_none() {
+        bluestein_len(n, plan.dtype())
+    } else {
+        None
     }
 }
 

@@ -7,15 +7,19 @@
 //! Every transform is a plan ([`FftPlan`], plain data) run as tasks over contiguous panels of
 //! the data in one datadeps region, so it runs on any mix of processors: the CPU pool (rustfft,
 //! realfft) and GPUs (a Stockham FFT in workgroup memory, radix 8/4/2, for power-of-two lengths
-//! up to [`gpu_max_len`](crate::kernels::fft::gpu_max_len)). Tile kernels are in
-//! [`crate::kernels::fft`].
+//! up to [`gpu_max_len`](crate::kernels::fft::gpu_max_len), and Bluestein's algorithm for other
+//! lengths up to about half that, see [`bluestein_len`](crate::kernels::fft::bluestein_len)).
+//! Tile kernels are in [`crate::kernels::fft`].
 //!
 //! Algorithms: Stockham autosort FFT (Van Loan, *Computational Frameworks for the Fast Fourier
 //! Transform*, SIAM 1992, §1.7); four-step FFT (D. H. Bailey, "FFTs in external or hierarchical
 //! memory", J. Supercomputing 4, 1990): a transform of `n1 n2` points as `n1` transforms of
 //! `n2`, a twiddle multiplication and `n2` transforms of `n1`, with transposes; a
 //! multi-dimensional transform as one batched pass per dimension, each preceded by a transpose
-//! that brings that dimension first.
+//! that brings that dimension first; Bluestein's chirp-z algorithm (L. Bluestein, "A linear
+//! filtering approach to the computation of the discrete Fourier transform", IEEE Trans. Audio
+//! Electroacoustics 18, 1970) on GPUs for lengths that are not powers of two: a convolution with
+//! a chirp, as two power-of-two FFTs of at least `2n - 1` points.
 //!
 //! Accuracy: the relative error `||x^ - x|| / ||x||` stays below `c log2(n) u` (`u` the unit
 //! roundoff of the element type; twiddles are computed in f64).

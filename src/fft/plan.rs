@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::kernels::fft::{flops, gpu_max_len, gpu_supports};
+use crate::kernels::fft::{flops, gpu_max_len, gpu_runs};
 
 /// The direction of a transform: forward `exp(-2 pi i j k / n)`, inverse `exp(+...)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,7 +46,8 @@ impl Norm {
 }
 
 /// Which processors a plan is made for: it decides the pass lengths (a GPU transforms columns
-/// of at most [`gpu_max_len`] points in one pass, powers of two).
+/// of at most [`gpu_max_len`] points in one pass: powers of two by Stockham, other lengths up
+/// to about half that by Bluestein's algorithm, see [`bluestein_len`](crate::kernels::fft::bluestein_len)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// The CPU only: any pass length (rustfft).
@@ -154,8 +155,9 @@ impl FftPlan {
     /// # Errors
     /// [`Error::ShapeMismatch`] for no dimension, more than three, a zero length, or a real
     /// `dtype`; [`Error::NoProcessor`] when `target` is [`Target::Gpu`] and a length is not
-    /// one a GPU can run (non-powers of two, and multi-dimensional lengths above
-    /// [`gpu_max_len`]; Bluestein on the GPU is not written yet): plan for [`Target::Cpu`].
+    /// one a GPU can run (non-powers of two without a [`bluestein_len`](crate::kernels::fft::bluestein_len), i.e. above 512 points
+    /// for `C32` and 256 for `C64`, and multi-dimensional lengths above [`gpu_max_len`]): plan
+    /// for [`Target::Cpu`].
     pub fn new(
         dims: &[usize],
         direction: Direction,
@@ -186,7 +188,7 @@ impl FftPlan {
             one_dim_algorithm(dims[0], dtype, target)?
         } else {
             if target == Target::Gpu
-                && let Some(&n) = dims.iter().find(|&&n| !gpu_supports(n, dtype))
+                && let Some(&n) = dims.iter().find(|&&n| !gpu_runs(n, dtype))
             {
                 return Err(no_gpu(n, dtype));
             }
@@ -354,8 +356,9 @@ fn no_gpu(n: usize, dtype: DType) -> Error {
         dtype,
         scope: "gpu".into(),
         reasons: format!(
-            "a GPU transforms powers of two up to {} points of {dtype} in one pass, and {n} is not one (plan for the CPU)",
-            gpu_max_len(dtype)
+            "a GPU transforms powers of two up to {} points of {dtype} in one pass, and other lengths up to {} (Bluestein), and {n} is neither (plan for the CPU)",
+            gpu_max_len(dtype),
+            gpu_max_len(dtype) / 2
         ),
     }
 }
@@ -365,7 +368,7 @@ fn one_dim_algorithm(n: usize, dtype: DType, target: Target) -> Result<Algorithm
     match target {
         Target::Gpu => {
             let max = gpu_max_len(dtype);
-            if gpu_supports(n, dtype) {
+            if gpu_runs(n, dtype) {
                 Ok(Algorithm::Direct)
             } else if n.is_power_of_two() && n <= max * max {
                 // Balanced split, the first FFT (length n2) the longer.

@@ -92,6 +92,24 @@ fn gpu_plans_keep_every_pass_within_workgroup_memory() {
 }
 
 #[test]
+fn gpu_plans_take_bluestein_lengths_in_one_pass() {
+    // 500 c32 pads to 1024 points and 255 c64 to 512: one pass each.
+    for (dims, dtype) in [
+        (&[500][..], DType::C32),
+        (&[255][..], DType::C64),
+        (&[12, 20][..], DType::C32),
+    ] {
+        let p = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap();
+        assert_eq!(p.algorithm(), Algorithm::Direct, "{p}");
+    }
+    for (n, dtype) in [(513, DType::C32), (257, DType::C64)] {
+        let e =
+            FftPlan::new(&[n], Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap_err();
+        assert!(matches!(e, Error::NoProcessor { .. }), "{n} {dtype}: {e}");
+    }
+}
+
+#[test]
 fn multi_dimensional_plans_rotate_through_every_dimension() {
     let p = FftPlan::new(
         &[4, 6, 10],

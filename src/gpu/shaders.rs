@@ -52,6 +52,8 @@ pub(crate) const FFT_C2C: &str = include_str!("../../shaders/fft_c2c.wgsl");
 pub(crate) const FFT_R2C: &str = include_str!("../../shaders/fft_r2c.wgsl");
 /// `shaders/fft_c2r.wgsl`, owned by `gpu/kernels/fft.rs`.
 pub(crate) const FFT_C2R: &str = include_str!("../../shaders/fft_c2r.wgsl");
+/// `shaders/fft_bluestein.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_BLUESTEIN: &str = include_str!("../../shaders/fft_bluestein.wgsl");
 /// `shaders/fft_transpose.wgsl`, owned by `gpu/kernels/fft.rs`.
 pub(crate) const FFT_TRANSPOSE: &str = include_str!("../../shaders/fft_transpose.wgsl");
 

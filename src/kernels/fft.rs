@@ -6,7 +6,9 @@
 //!
 //! CPU halves run rustfft and realfft (any length). GPU halves run a Stockham FFT in workgroup
 //! memory (`shaders/fft*.wgsl`): one workgroup per column, power-of-two lengths up to
-//! [`gpu_max_len`]; a call outside that range is placed on the CPU. Twiddle factors are
+//! [`gpu_max_len`]; [`fft_bluestein`] runs other lengths `n` on a GPU by Bluestein's chirp-z
+//! algorithm (L. Bluestein, 1970) as two Stockham transforms of length [`bluestein_len`]`(n)`
+//! in the same workgroup. A call outside those ranges is placed on the CPU. Twiddle factors are
 //! computed in f64 on the host and passed as `Read` chunks ([`twiddles`],
 //! [`four_step_twiddles`]), so they flow through datadeps and stay resident on a device.
 //!
@@ -122,6 +124,23 @@ pub fn gpu_supports(n: usize, dtype: DType) -> bool {
     n.is_power_of_two() && n <= gpu_max_len(dtype)
 }
 
+/// The power-of-two length `m >= 2n - 1` at which a GPU runs a column FFT of `n` points of
+/// `dtype` by Bluestein's algorithm ([`fft_bluestein`]), if `n` is not a power of two and `m`
+/// fits one pass (`m <= `[`gpu_max_len`]: `n <= 512` for `C32`, `n <= 256` for `C64`).
+pub fn bluestein_len(n: usize, dtype: DType) -> Option<usize> {
+    if n == 0 || n.is_power_of_two() {
+        return None;
+    }
+    let m = (2 * n - 1).next_power_of_two();
+    (m <= gpu_max_len(dtype)).then_some(m)
+}
+
+/// Whether a GPU can transform columns of length `n` of `dtype` in one pass, by
+/// [`fft_cols`] (powers of two) or [`fft_bluestein`] (other lengths).
+pub fn gpu_runs(n: usize, dtype: DType) -> bool {
+    gpu_supports(n, dtype) || bluestein_len(n, dtype).is_some()
+}
+
 /// The four-step twiddle a column FFT applies after transforming: output `k` of column `c` is
 /// multiplied by `exp(-+2 pi i (col0 + c) k / big_n)` (the sign of the transform's direction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -173,6 +192,73 @@ where
         u32_param(col0),
         T::round_from(scale).into_scalar(),
     ])
+}
+
+/// Batched FFT of every column of an `n x cols` complex tile, in place, then a multiplication
+/// by `scale`: the same transform as [`fft_cols`] without a four-step twiddle, for lengths `n`
+/// that are not powers of two. Accesses `(ReadWrite x, Read tw, Read chirp)`: `tw` is
+/// [`twiddles`]`(m)` and `chirp` is [`bluestein_chirp`]`(n)`, with `m` = [`bluestein_len`]`(n)`
+/// (GPUs read them; the CPU half runs rustfft on the columns). A GPU runs it by Bluestein's
+/// algorithm in workgroup memory; lengths without a [`bluestein_len`] run on the CPU only.
+///
+/// # Panics
+/// If `n` is zero, a power of two, or above `u32::MAX`.
+#[track_caller]
+pub fn fft_bluestein<T: FftReal>(n: usize, direction: Direction, scale: f64) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(
+        n > 0 && !n.is_power_of_two(),
+        "Bluestein's algorithm is for lengths that are not powers of two, not {n}"
+    );
+    kernel(Family::Bluestein, T::COMPLEX).call([
+        u32_param(n),
+        Scalar::U32(u32::from(direction == Direction::Inverse)),
+        Scalar::U32(0),
+        u32_param((2 * n - 1).next_power_of_two()),
+        Scalar::U32(0),
+        T::round_from(scale).into_scalar(),
+    ])
+}
+
+/// Bluestein's tables for length `n` (not a power of two), as one column of `n + m` entries,
+/// `m = (2n - 1).next_power_of_two()`: the chirp `w_k = exp(-i pi k^2 / n)` for `k < n`, then
+/// `B / m` with `B = FFT_m(b)`, `b_k = b_(m-k) = conj(w_k)` for `k < n` and 0 elsewhere. Computed
+/// in f64 (the angles reduced exactly, `B` by rustfft) and rounded to `T`.
+///
+/// # Panics
+/// If `n` is zero or a power of two.
+#[track_caller]
+pub fn bluestein_chirp<T: FftReal>(rt: &Runtime, n: usize) -> Chunk<Complex<T>>
+where
+    Complex<T>: Element,
+{
+    assert!(
+        n > 0 && !n.is_power_of_two(),
+        "Bluestein's algorithm is for lengths that are not powers of two, not {n}"
+    );
+    let m = (2 * n - 1).next_power_of_two();
+    // exp(-i pi k^2 / n) = exp(-2 pi i (k^2 mod 2n) / 2n).
+    let w: Vec<Complex<f64>> = (0..n).map(|k| unit_f64((k * k) % (2 * n), 2 * n)).collect();
+    let mut b = vec![Complex::new(0.0, 0.0); m];
+    for (k, wk) in w.iter().enumerate() {
+        b[k] = wk.conj();
+        if k > 0 {
+            b[m - k] = wk.conj();
+        }
+    }
+    rustfft::FftPlanner::<f64>::new()
+        .plan_fft_forward(m)
+        .process(&mut b);
+    let inv_m = 1.0 / m as f64;
+    let v: Vec<Complex<T>> = w
+        .iter()
+        .copied()
+        .chain(b.iter().map(|v| v * inv_m))
+        .map(|v| Complex::new(T::round_from(v.re), T::round_from(v.im)))
+        .collect();
+    Chunk::from_vec(rt, v.len(), 1, v)
 }
 
 /// Real-to-complex FFT of every column of an `n x cols` real tile into the `(n/2 + 1) x cols`
@@ -426,6 +512,8 @@ fn u32_param(x: usize) -> Scalar {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Family {
     C2c,
+    /// C2c for lengths that are not powers of two (Bluestein on GPUs).
+    Bluestein,
     R2c,
     C2r,
     Transpose,
@@ -437,6 +525,7 @@ impl Family {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Family::C2c => "fft_c2c",
+            Family::Bluestein => "fft_bluestein",
             Family::R2c => "fft_r2c",
             Family::C2r => "fft_c2r",
             Family::Transpose | Family::TransposeFirst => "fft_transpose",
@@ -455,14 +544,20 @@ fn kernel(family: Family, dtype: DType) -> Kernel {
         .clone()
 }
 
-/// The FFT kernel descriptors by name (`fft_c2c`, `fft_r2c`, `fft_c2r`, `fft_transpose`) and
-/// element type, for tools that pick one at run time.
+/// The FFT kernel descriptors by name (`fft_c2c`, `fft_bluestein`, `fft_r2c`, `fft_c2r`,
+/// `fft_transpose`) and element type, for tools that pick one at run time.
 pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
-    let family = [Family::C2c, Family::R2c, Family::C2r, Family::Transpose]
-        .into_iter()
-        .find(|f| f.name() == name)?;
+    let family = [
+        Family::C2c,
+        Family::Bluestein,
+        Family::R2c,
+        Family::C2r,
+        Family::Transpose,
+    ]
+    .into_iter()
+    .find(|f| f.name() == name)?;
     let ok = match family {
-        Family::C2c => matches!(dtype, DType::C32 | DType::C64),
+        Family::C2c | Family::Bluestein => matches!(dtype, DType::C32 | DType::C64),
         Family::R2c | Family::C2r => matches!(dtype, DType::F32 | DType::F64),
         Family::Transpose | Family::TransposeFirst => true,
     };
@@ -489,7 +584,7 @@ fn build(family: Family, d: DType) -> Kernel {
     let name = family.name();
     let b = Kernel::builder(name);
     let b = match family {
-        Family::C2c => b.read_write(d).read(d).read(d),
+        Family::C2c | Family::Bluestein => b.read_write(d).read(d).read(d),
         Family::R2c => b.read(d).write(complex_of(d)).read(complex_of(d)),
         Family::C2r => b.read(complex_of(d)).write(d).read(complex_of(d)),
         Family::Transpose => b.read(d).read_write(d),
@@ -497,7 +592,9 @@ fn build(family: Family, d: DType) -> Kernel {
     };
     let b = match family {
         Family::Transpose | Family::TransposeFirst => (0..6).fold(b, |b, _| b.param(DType::U32)),
-        Family::C2c => (0..5).fold(b, |b, _| b.param(DType::U32)).param(real_of(d)),
+        Family::C2c | Family::Bluestein => {
+            (0..5).fold(b, |b, _| b.param(DType::U32)).param(real_of(d))
+        }
         Family::R2c | Family::C2r => (0..5).fold(b, |b, _| b.param(DType::U32)).param(d),
     };
     b.cost(move |l: &Launch<'_>| cost(family, l))
@@ -531,6 +628,15 @@ fn cost(family: Family, l: &Launch<'_>) -> Cost {
             let n = p(l, 0).max(1);
             Cost {
                 flops: flops(n, l.shapes[0].len() / n),
+                bytes: bytes + l.shapes[0].bytes() as f64,
+            }
+        }
+        Family::Bluestein => {
+            // Two transforms of length m per column, and three pointwise products.
+            let (n, m) = (p(l, 0).max(1), p(l, 3).max(1));
+            let cols = l.shapes[0].len() / n;
+            Cost {
+                flops: 2.0 * flops(m, cols) + 18.0 * (m * cols) as f64,
                 bytes: bytes + l.shapes[0].bytes() as f64,
             }
         }
@@ -600,6 +706,26 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
                 }
             }
         }
+        Family::Bluestein => {
+            let (n, m) = (p(l, 0), p(l, 3));
+            let len = l.shapes[0].len();
+            if n == 0 || !len.is_multiple_of(n) {
+                return bad(format!(
+                    "the tile has {len} elements, not a multiple of the length {n}"
+                ));
+            }
+            if !m.is_power_of_two() || m < 2 * n - 1 {
+                return bad(format!("a padded length of {m} for {n} points"));
+            }
+            if l.shapes[1].len() < m || l.shapes[2].len() < n + m {
+                return bad(format!(
+                    "tables of {} and {} entries; length {n} (padded to {m}) needs {m} and {}",
+                    l.shapes[1].len(),
+                    l.shapes[2].len(),
+                    n + m
+                ));
+            }
+        }
         Family::R2c | Family::C2r => {
             let n = p(l, 0);
             let (real, cplx) = if family == Family::R2c {
@@ -667,6 +793,8 @@ mod tests {
         for (f, d) in [
             (Family::C2c, DType::C32),
             (Family::C2c, DType::C64),
+            (Family::Bluestein, DType::C32),
+            (Family::Bluestein, DType::C64),
             (Family::R2c, DType::F32),
             (Family::C2r, DType::F64),
             (Family::Transpose, DType::C32),
@@ -679,5 +807,36 @@ mod tests {
         assert!(kernel_by_name("fft_r2c", DType::F32).is_some());
         assert!(gpu_supports(1024, DType::C32) && !gpu_supports(1024, DType::C64));
         assert!(!gpu_supports(12, DType::C32));
+        assert_eq!(bluestein_len(12, DType::C32), Some(32));
+        assert_eq!(bluestein_len(3, DType::C64), Some(8));
+        assert_eq!(bluestein_len(512, DType::C32), None);
+        assert_eq!(bluestein_len(512 + 1, DType::C32), None);
+        assert_eq!(bluestein_len(257, DType::C64), None);
+        assert!(
+            gpu_runs(500, DType::C32) && gpu_runs(256, DType::C64) && !gpu_runs(300, DType::C64)
+        );
+    }
+
+    #[test]
+    fn bluestein_tables_hold_the_chirp_and_the_filter() {
+        let rt = Runtime::builder().cpu_only().build().unwrap();
+        let n = 5;
+        let t = bluestein_chirp::<f64>(&rt, n).to_vec().unwrap();
+        assert_eq!(t.len(), n + 16);
+        for (k, w) in t.iter().enumerate().take(n) {
+            let a = -std::f64::consts::PI * (k * k) as f64 / n as f64;
+            assert!((w - Complex::new(a.cos(), a.sin())).norm() < 1e-15, "w_{k}");
+        }
+        // B / m at j is (1/m) sum_k b_k exp(-2 pi i j k / m), b symmetric.
+        for j in [0, 1, 7, 15] {
+            let mut s = Complex::new(0.0, 0.0);
+            for k in 0..16usize {
+                let kk = k.min(16 - k);
+                if kk < n {
+                    s += t[kk].conj() * unit_f64(j * k, 16);
+                }
+            }
+            assert!((t[n + j] - s / 16.0).norm() < 1e-15, "B_{j}");
+        }
     }
 }

@@ -1,15 +1,16 @@
-//! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_r2c.wgsl`,
-//! `fft_c2r.wgsl`) and `shaders/fft_transpose.wgsl`: Stockham column FFTs in workgroup memory
-//! and the transposed block copy.
+//! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_bluestein.wgsl`,
+//! `fft_r2c.wgsl`, `fft_c2r.wgsl`) and `shaders/fft_transpose.wgsl`: Stockham column FFTs in
+//! workgroup memory (Bluestein's chirp-z for other lengths) and the transposed block copy.
 //!
 //! Bindings: complex data = 0, twiddles `w_n^m` = 1, four-step tables = 2, uniform
 //! `Params { n, cols, inverse, big_n, big_b, col0, scale }` = 3, real data = 4 (r2c, c2r).
+//! Bluestein: twiddles of length `m` = 1, chirp and filter = 2, `m` in `big_b`.
 //! Transpose: src = 0, dst = 1, uniform `Params { src_off, src_ld, h, w, dst_off, dst_ld }` = 2.
 
 use super::groups;
 use crate::dtype::DType;
 use crate::gpu::shaders;
-use crate::kernels::fft::{Family, gpu_max_len, gpu_supports};
+use crate::kernels::fft::{Family, bluestein_len, gpu_max_len, gpu_supports};
 use crate::kernels::params::encode_uniform;
 use crate::kernels::{Dispatch, GpuKernel, GpuVariant, Launch, MAX_WORKGROUPS_PER_DIM, Scalar};
 
@@ -30,6 +31,7 @@ pub(crate) fn prelude(real: DType) -> String {
 pub(crate) fn source(family: Family, real: DType) -> String {
     let entry = match family {
         Family::C2c => shaders::FFT_C2C,
+        Family::Bluestein => shaders::FFT_BLUESTEIN,
         Family::R2c => shaders::FFT_R2C,
         Family::C2r => shaders::FFT_C2R,
         Family::Transpose | Family::TransposeFirst => {
@@ -70,16 +72,28 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
     // The argument whose length counts the columns: the complex data for c2c, the real for
     // r2c (argument 0) and c2r (argument 1).
     let (bindings, real_arg): (&[u32], usize) = match family {
-        Family::C2c => (&[0, 1, 2], 0),
+        Family::C2c | Family::Bluestein => (&[0, 1, 2], 0),
         Family::R2c => (&[4, 0, 1], 0),
         _ => (&[0, 4, 1], 1),
     };
     let cols = move |l: &Launch<'_>| l.shapes[real_arg].len() / (u(l, 0).max(1) as usize);
-    let v = GpuVariant::wgsl("stockham", source(family, real), family.name())
+    let variant = if family == Family::Bluestein {
+        "bluestein"
+    } else {
+        "stockham"
+    };
+    let v = GpuVariant::wgsl(variant, source(family, real), family.name())
         .dispatch(Dispatch::Custom(std::sync::Arc::new(
             move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
         )))
-        .applies(move |l| gpu_supports(u(l, 0) as usize, complex));
+        .applies(move |l| {
+            let n = u(l, 0) as usize;
+            if family == Family::Bluestein {
+                bluestein_len(n, complex) == Some(u(l, 3) as usize)
+            } else {
+                gpu_supports(n, complex)
+            }
+        });
     GpuKernel::from_variant(v)
         .bindings(bindings.iter().copied(), 3)
         .uniform(move |l| {
@@ -102,7 +116,7 @@ mod tests {
 
     #[test]
     fn every_fft_shader_validates_and_translates() {
-        for family in [Family::C2c, Family::R2c, Family::C2r] {
+        for family in [Family::C2c, Family::Bluestein, Family::R2c, Family::C2r] {
             for real in [DType::F32, DType::F64] {
                 shaders::tests::translate_all(family.name(), real, &source(family, real));
             }
