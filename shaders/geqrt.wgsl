@@ -11,6 +11,8 @@
 //
 // Layout: column-major, contiguous tiles. The host prepends a prelude defining `alias T`
 // (storage) and `alias Acc` (accumulation; the same type for f32 and f64).
+// The workgroup constants (WG, CL, RL), scratch arrays and the tree reductions reduce_max
+// and reduce_sum come from householder.wgsl, which `gpu/shaders.rs` prepends.
 //
 // Algorithm: one workgroup of WG = 256 invocations, unblocked. For each column j: the norm of
 // the part below the diagonal (a max-abs then a scaled sum-of-squares tree reduction, so it
@@ -35,39 +37,6 @@ struct Params {
 @group(0) @binding(0) var<storage, read_write> a: array<T>;
 @group(0) @binding(1) var<storage, read_write> tf: array<T>;
 @group(0) @binding(2) var<storage, read> p: Params;
-
-const WG: u32 = 256u;
-const CL: u32 = 32u;
-const RL: u32 = 8u;
-
-var<workgroup> red: array<Acc, 256>;
-var<workgroup> wv: array<Acc, 32>;
-var<workgroup> gcol: array<Acc, 256>;
-var<workgroup> coef: vec2<Acc>;
-
-fn reduce_max(t: u32) -> Acc {
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (t < s) {
-            red[t] = max(red[t], red[t + s]);
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(t: u32) -> Acc {
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (t < s) {
-            red[t] = red[t] + red[t + s];
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 @compute @workgroup_size(256)
 fn geqrt_workgroup(@builtin(local_invocation_index) t: u32) {

@@ -10,6 +10,8 @@
 // columns b0 .. b0+w of the ib x n tile T; the rest of T is zero.
 //
 // Layout: column-major, contiguous tiles; the host prepends `alias T` and `alias Acc`.
+// The workgroup constants (WG, CL, RL), scratch arrays and the tree reductions reduce_max
+// and reduce_sum come from householder.wgsl, which `gpu/shaders.rs` prepends.
 //
 // Algorithm: as geqrt.wgsl (one workgroup of 256 invocations; per column a scaled norm by two
 // tree reductions, then the trailing columns CL = 32 at a time with RL = 8 invocations each),
@@ -34,39 +36,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> a2: array<T>;
 @group(0) @binding(2) var<storage, read_write> tf: array<T>;
 @group(0) @binding(3) var<storage, read> p: Params;
-
-const WG: u32 = 256u;
-const CL: u32 = 32u;
-const RL: u32 = 8u;
-
-var<workgroup> red: array<Acc, 256>;
-var<workgroup> wv: array<Acc, 32>;
-var<workgroup> gcol: array<Acc, 256>;
-var<workgroup> coef: vec2<Acc>;
-
-fn reduce_max(t: u32) -> Acc {
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (t < s) {
-            red[t] = max(red[t], red[t + s]);
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(t: u32) -> Acc {
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (t < s) {
-            red[t] = red[t] + red[t + s];
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 @compute @workgroup_size(256)
 fn tsqrt_workgroup(@builtin(local_invocation_index) t: u32) {

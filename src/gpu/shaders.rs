@@ -31,10 +31,17 @@ pub(crate) const TRSM_SG: &str = include_str!("../../shaders/trsm_sg.wgsl");
 pub(crate) const TRSM_VEC4: &str = include_str!("../../shaders/trsm_vec4.wgsl");
 /// `shaders/potrf.wgsl`, owned by `gpu/kernels/potrf.rs`.
 pub(crate) const POTRF: &str = include_str!("../../shaders/potrf.wgsl");
-/// `shaders/geqrt.wgsl`, owned by `gpu/kernels/qr.rs`.
-pub(crate) const GEQRT: &str = include_str!("../../shaders/geqrt.wgsl");
-/// `shaders/tsqrt.wgsl`, owned by `gpu/kernels/qr.rs`.
-pub(crate) const TSQRT: &str = include_str!("../../shaders/tsqrt.wgsl");
+/// `shaders/geqrt.wgsl` after `shaders/householder.wgsl` (shared with tsqrt), owned by
+/// `gpu/kernels/qr.rs`.
+pub(crate) const GEQRT: &str = concat!(
+    include_str!("../../shaders/householder.wgsl"),
+    include_str!("../../shaders/geqrt.wgsl")
+);
+/// `shaders/tsqrt.wgsl` after `shaders/householder.wgsl`, owned by `gpu/kernels/qr.rs`.
+pub(crate) const TSQRT: &str = concat!(
+    include_str!("../../shaders/householder.wgsl"),
+    include_str!("../../shaders/tsqrt.wgsl")
+);
 /// `shaders/unmqr.wgsl`, owned by `gpu/kernels/qr.rs`.
 pub(crate) const UNMQR: &str = include_str!("../../shaders/unmqr.wgsl");
 /// `shaders/tsmqr.wgsl`, owned by `gpu/kernels/qr.rs`.
