@@ -1,28 +1,45 @@
 // fft.wgsl: batched complex FFT of the columns of a tile, one column per workgroup, by the
 // Stockham autosort algorithm in workgroup memory (radix 8, 4 and 2 stages), the common part of
-// the FFT shaders. The entry points are in fft_c2c.wgsl, fft_r2c.wgsl and fft_c2r.wgsl, each
-// appended to this file with its own data bindings.
+// the FFT shaders. The entry points are in fft_c2c.wgsl (with fft_c2c_into), fft_bluestein.wgsl
+// (with fft_bluestein_into), fft_r2c.wgsl and fft_c2r.wgsl, each appended to this file with its
+// own data bindings.
 //
 // Computes, for a column x of length n (a power of two, n <= MAXN):
 //   X[k] = sum_j x[j] w^(j k),  w = exp(-2 pi i / n) (forward) or exp(+2 pi i / n) (inverse),
-// then, when a four-step twiddle is asked for (p.big_n > 0), X[k] *= exp(-+2 pi i (col0 + c) k /
-// big_n) for column c of the tile, and finally X[k] *= p.scale.
+// then X[k] times a twiddle and a scale (`finish`, below).
 //
 // Stockham radix-R stage with sub-transform length p (Van Loan, "Computational Frameworks for
 // the FFT", 1992, section 1.7; the indexing of E. Bainville's OpenCL FFT): for t < n/R, with
 // k = t mod p: u_r = in[t + r n/R] w_(R p)^(r k), u = DFT_R(u), out[(t - k) R + k + r p] = u_r.
 // The stages ping-pong between the two halves of `buf`; no bit reversal is needed.
 //
-// Layout: a tile is column-major; column c of the batch is x[c n .. c n + n].
+// Layout: a tile is column-major. Column c of the batch has its element i at
+//   src_index(c, i) = (c / group) s_outer + (c % group) s_inner + i s_step
+// and its output k goes to dst_index(c, k) (the same with d_*): contiguous columns are
+// group = 1, s_outer = n, s_step = 1. The split passes of columns longer than one pass
+// (src/fft/plan.rs, Pass::SplitRows / SplitCols) use strided columns: every column of
+// n1 n2 points, as an n1 x n2 matrix, first has its n1 rows transformed in place
+// (group = n1, s_inner = 1, s_step = n1), then its n2 columns transformed into another tile,
+// transposed (group = n2, s_inner = n1, s_step = 1; d_inner = 1, d_step = n2).
 // The host prepends a prelude (src/gpu/kernels/fft.rs) defining `alias R` (f32 or f64),
 // `alias C = vec2<R>` and `const MAXN: u32` (the largest n; 2 MAXN complex values fill 16 KiB).
 //
+// After the transform, output k of column c is multiplied by a twiddle (`mode`):
+//   1 (four-step): exp(-+2 pi i (col0 + c / group) kpos / big_n),
+//                  kpos = (c % group) d_inner + k d_step (its index in the whole column);
+//   2 (split):     exp(-+2 pi i (c % group) k / big_n) (big_n = n1 n2: the twiddle between
+//                  the two halves of a split column);
+// and then by `scale`.
+//
 // Bindings (group 0), shared by every entry point:
 //   1: tw   storage, read   w_n^m = exp(-2 pi i m / n), m < n, computed in f64 on the host
-//   2: big  storage, read   four-step twiddles (c2c only): exp(-2 pi i m / big_n) for m < big_b
-//                           at [m], and for m = h big_b at [big_b + h]
+//   2: tab  storage, read   tables: Bluestein's chirp and filter (fft_bluestein.wgsl) at [0 ..],
+//                           then, from tab_off, the twiddle tables exp(-2 pi i m / big_n) for
+//                           m < big_b at [tab_off + m], and for m = h big_b at
+//                           [tab_off + big_b + h]
 //   3: p    storage, read   Params below
-// and, in the entry files, 0 (the complex data) and 4 (real data for r2c / c2r).
+// and, in the entry files, the data: 0 (complex, transformed in place, or the source of the
+// `_into` entries), 4 (the `_into` entries' destination; real data for r2c / c2r).
 //
 // Dispatch: one workgroup of WG invocations per column; past 65535 columns the grid folds into
 // y, so the column is wid.x + wid.y * num_workgroups.x.
@@ -35,9 +52,21 @@ struct Params {
     big_b: u32,
     col0: u32,
     scale: R,
+    // Bluestein's padded length (fft_bluestein.wgsl), else 0.
+    m: u32,
+    tab_off: u32,
+    mode: u32,
+    group: u32,
+    s_outer: u32,
+    s_inner: u32,
+    s_step: u32,
+    d_outer: u32,
+    d_inner: u32,
+    d_step: u32,
 }
 
 @group(0) @binding(1) var<storage, read> tw: array<C>;
+@group(0) @binding(2) var<storage, read> tab: array<C>;
 @group(0) @binding(3) var<storage, read> p: Params;
 
 const WG: u32 = 64u;
@@ -160,4 +189,50 @@ fn stockham(lid: u32, n: u32, inverse: bool) -> u32 {
 
 fn column_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;
+}
+
+fn src_index(col: u32, i: u32) -> u32 {
+    return (col / p.group) * p.s_outer + (col % p.group) * p.s_inner + i * p.s_step;
+}
+
+fn dst_index(col: u32, k: u32) -> u32 {
+    return (col / p.group) * p.d_outer + (col % p.group) * p.d_inner + k * p.d_step;
+}
+
+// exp(-+2 pi i m / big_n) from the two twiddle tables (m < big_n, big_b a power of two).
+fn big_twiddle(m: u32, inverse: bool) -> C {
+    let lo = m & (p.big_b - 1u);
+    let hi = m / p.big_b;
+    return conj_if(cmul(tab[p.tab_off + lo], tab[p.tab_off + p.big_b + hi]), inverse);
+}
+
+// Output k of column col, v, times its twiddle (`mode`, see the header) and the scale. The
+// exponents stay below big_n (the host checks it), so no reduction is needed.
+fn finish(col: u32, k: u32, v: C, inverse: bool) -> C {
+    var w = v;
+    if (p.mode == 1u) {
+        let kpos = (col % p.group) * p.d_inner + k * p.d_step;
+        w = cmul(w, big_twiddle((p.col0 + col / p.group) * kpos, inverse));
+    } else if (p.mode == 2u) {
+        w = cmul(w, big_twiddle((col % p.group) * k, inverse));
+    }
+    return w * p.scale;
+}
+
+// Bluestein's chirp w_k = exp(-i pi k^2 / n), k < n (conjugated for the inverse), from `tab`.
+fn chirp(k: u32, inverse: bool) -> C {
+    return conj_if(tab[k], inverse);
+}
+
+// Bluestein's convolution (fft_bluestein.wgsl), on a = buf[0 .. m], already loaded:
+// A = FFT_m(a), A *= B (the filter, tab[n ..]), c = IFFT_m(A) (unnormalized; B carries the
+// 1/m). Returns the offset of c in `buf`.
+fn bluestein_convolve(lid: u32, n: u32, m: u32, inverse: bool) -> u32 {
+    let r1 = stockham(lid, m, false);
+    // Each invocation moves its own points, so no barrier is needed between read and write.
+    for (var i = lid; i < m; i += WG) {
+        buf[i] = cmul(buf[r1 + i], conj_if(tab[n + i], inverse));
+    }
+    workgroupBarrier();
+    return stockham(lid, m, true);
 }

@@ -1,25 +1,24 @@
 // fft_bluestein.wgsl: the complex-to-complex entry point for lengths n that are not powers of
-// two, by Bluestein's algorithm (chirp-z; L. Bluestein, "A linear filtering approach to the
-// computation of the discrete Fourier transform", 1970), appended to fft.wgsl (see there),
-// whose Stockham transform it runs twice at the power-of-two length m = p.big_b >= 2n - 1.
+// two, in place, by Bluestein's algorithm (chirp-z; L. Bluestein, "A linear filtering approach
+// to the computation of the discrete Fourier transform", 1970), appended to fft.wgsl (see there
+// for the column layout, twiddle modes and shared bindings), whose Stockham transform it runs
+// twice at the power-of-two length m = p.m >= 2n - 1.
 //
 // With w_k = exp(-i pi k^2 / n) (conjugated for the inverse), for one column x of length n:
 //   a_k = x_k w_k for k < n, 0 for n <= k < m;   A = FFT_m(a);   A_j *= B_j;
-//   c = IFFT_m(A) (unnormalized);   X_k = w_k c_k p.scale for k < n,
+//   c = IFFT_m(A) (unnormalized);   X_k = w_k c_k for k < n, then `finish` (twiddle, scale),
 // where B = FFT_m(b) / m, b_k = conj(w_k) = b_(m-k) for k < n, else 0 (computed on the host in
 // f64 with the 1/m of the inverse folded in, exactly, since m is a power of two). For the
 // inverse, b is symmetric so B is, and the inverse's B is conj(B).
 //
-// Layout: a tile is column-major; column c of the batch is x[c n .. c n + n]. One workgroup per
-// column; the whole column (m points, m <= MAXN) stays in workgroup memory.
+// One workgroup per column; the whole column (m points, m <= MAXN) stays in workgroup memory.
 //
-// Bindings (group 0), besides fft.wgsl's tw = 1 (here w_m^j = exp(-2 pi i j / m), j < m) and
-// p = 3 (big_b holds m; big_n and col0 are unused):
-//   0: x      storage, read_write  the n x cols tile, transformed in place
-//   2: chirp  storage, read        [w_0 .. w_(n-1), B_0 .. B_(m-1)] (forward signs)
+// Bindings (group 0), besides fft.wgsl's tw = 1 (here w_m^j = exp(-2 pi i j / m), j < m),
+// tab = 2 ([w_0 .. w_(n-1), B_0 .. B_(m-1)] with forward signs, then from tab_off = n + m the
+// twiddle tables of a four-step or split twiddle) and p = 3:
+//   0: x  storage, read_write  the tile, each column read from and written to the same places
 
 @group(0) @binding(0) var<storage, read_write> x: array<C>;
-@group(0) @binding(2) var<storage, read> chirp: array<C>;
 
 @compute @workgroup_size(WG)
 fn fft_bluestein(
@@ -28,32 +27,25 @@ fn fft_bluestein(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let n = p.n;
-    let m = p.big_b;
+    let m = p.m;
     let col = column_index(wid, nwg);
     let live = col < p.cols;
     let inverse = p.inverse != 0u;
-    let base = col * n;
     // 1. a = x w, zero-padded to m.
     for (var i = lid; i < m; i += WG) {
         var v = C(R(0), R(0));
         if (live && i < n) {
-            v = cmul(x[base + i], conj_if(chirp[i], inverse));
+            v = cmul(x[src_index(col, i)], chirp(i, inverse));
         }
         buf[i] = v;
     }
     workgroupBarrier();
-    // 2-3. A = FFT_m(a), times B, back into buf[0 .. m] (each invocation moves its own points).
-    let r1 = stockham(lid, m, false);
-    for (var i = lid; i < m; i += WG) {
-        buf[i] = cmul(buf[r1 + i], conj_if(chirp[n + i], inverse));
-    }
-    workgroupBarrier();
-    // 4. c = IFFT_m(A) (B carries the 1/m).
-    let r2 = stockham(lid, m, true);
-    // 5. X = w c, truncated to n, scaled.
+    // 2-4. c = IFFT_m(FFT_m(a) B).
+    let res = bluestein_convolve(lid, n, m, inverse);
+    // 5. X = w c, truncated to n, twiddled and scaled.
     if (live) {
-        for (var i = lid; i < n; i += WG) {
-            x[base + i] = cmul(buf[r2 + i], conj_if(chirp[i], inverse)) * p.scale;
+        for (var k = lid; k < n; k += WG) {
+            x[dst_index(col, k)] = finish(col, k, cmul(buf[res + k], chirp(k, inverse)), inverse);
         }
     }
 }

@@ -71,9 +71,11 @@ impl<T: rustfft::FftNum> Plans<T> {
 pub(crate) fn run(family: Family, t: &mut CpuTask<'_>) -> Result<(), KernelError> {
     let d = t.shape(0).dtype;
     match family {
-        // Bluestein's parameters are c2c's without a four-step twiddle: rustfft takes any length.
-        Family::C2c | Family::Bluestein if d == DType::C64 => c2c::<f64>(t),
-        Family::C2c | Family::Bluestein => c2c::<f32>(t),
+        // Bluestein's parameters are c2c's (its tables are for GPUs): rustfft takes any length.
+        Family::C2c | Family::Bluestein if d == DType::C64 => c2c::<f64>(t, false),
+        Family::C2c | Family::Bluestein => c2c::<f32>(t, false),
+        Family::C2cInto | Family::BluesteinInto if d == DType::C64 => c2c::<f64>(t, true),
+        Family::C2cInto | Family::BluesteinInto => c2c::<f32>(t, true),
         Family::R2c if d == DType::F64 => r2c::<f64>(t),
         Family::R2c => r2c::<f32>(t),
         Family::C2r if t.shape(1).dtype == DType::F64 => c2r::<f64>(t),
@@ -89,16 +91,72 @@ fn u(t: &CpuTask<'_>, i: usize) -> usize {
     t.param::<u32>(i) as usize
 }
 
-fn c2c<T: FftReal>(t: &mut CpuTask<'_>) -> Result<(), KernelError>
+/// A column FFT call's parameters (see `kernels::fft::Columns` and `shaders/fft.wgsl`).
+struct Geometry {
+    n: usize,
+    inverse: bool,
+    big_n: usize,
+    big_b: usize,
+    col0: usize,
+    tab_off: usize,
+    mode: usize,
+    group: usize,
+    src: [usize; 3],
+    dst: [usize; 3],
+}
+
+impl Geometry {
+    fn of(t: &CpuTask<'_>) -> Geometry {
+        Geometry {
+            n: u(t, 0),
+            inverse: u(t, 1) != 0,
+            big_n: u(t, 2),
+            big_b: u(t, 3),
+            col0: u(t, 4),
+            tab_off: u(t, 7),
+            mode: u(t, 8),
+            group: u(t, 9),
+            src: [u(t, 10), u(t, 11), u(t, 12)],
+            dst: [u(t, 13), u(t, 14), u(t, 15)],
+        }
+    }
+
+    /// Columns of `n` one after the other, read and written in place.
+    fn contiguous(&self) -> bool {
+        self.group == 1 && self.src == [self.n, 0, 1] && self.dst == self.src
+    }
+
+    /// The twiddle of output `k` of column `lo` of group `g` (`mode`), from `table`.
+    fn twiddle<T: FftReal>(&self, table: &[Complex<T>], g: usize, lo: usize, k: usize) -> Complex<T>
+    where
+        Complex<T>: Element,
+    {
+        let e = if self.mode == 1 {
+            (self.col0 + g) * (lo * self.dst[1] + k * self.dst[2])
+        } else {
+            lo * k
+        };
+        let w =
+            table[e & (self.big_b - 1)] * table[self.big_b + (e >> self.big_b.trailing_zeros())];
+        if self.inverse { w.conj() } else { w }
+    }
+}
+
+fn c2c<T: FftReal>(t: &mut CpuTask<'_>, into: bool) -> Result<(), KernelError>
 where
     Complex<T>: Element,
 {
-    let (n, inverse, big_n, big_b, col0) = (u(t, 0), u(t, 1) != 0, u(t, 2), u(t, 3), u(t, 4));
+    let g = Geometry::of(t);
+    let n = g.n;
     let scale: T = t.param(5);
-    let big = (big_n > 0).then(|| t.tile::<Complex<T>>(2).data);
+    let table =
+        (g.mode != 0).then(|| &t.tile::<Complex<T>>(if into { 3 } else { 2 }).data[g.tab_off..]);
     let threads = t.threads();
+    let fft = T::plans().complex(n, g.inverse);
+    if into || !g.contiguous() {
+        return strided(t, &g, into, scale, table, fft.as_ref());
+    }
     let x = t.tile_mut::<Complex<T>>(0).data;
-    let fft = T::plans().complex(n, inverse);
     let one = T::one();
     // Columns per piece when the task may use several threads (at least 64 KiB of data each).
     let per = if threads > 1 {
@@ -116,30 +174,126 @@ where
             let mut scratch =
                 vec![Complex::new(T::zero(), T::zero()); fft.get_inplace_scratch_len()];
             fft.process_with_scratch(xs, &mut scratch);
-            match big {
-                Some(table) => {
+            match table {
+                Some(table) if g.mode == 1 => {
+                    // exp(-+2 pi i gc k / big_n), the exponent kept reduced incrementally.
+                    let (big_b, big_n) = (g.big_b, g.big_n);
                     let shift = big_b.trailing_zeros();
                     let (lo, hi) = table.split_at(big_b);
                     for (c, col) in xs.chunks_exact_mut(n).enumerate() {
-                        let g = col0 + piece * per + c;
+                        let gc = g.col0 + piece * per + c;
                         let mut m = 0usize;
                         for v in col {
                             let mut w = lo[m & (big_b - 1)] * hi[m >> shift];
-                            if inverse {
+                            if g.inverse {
                                 w = w.conj();
                             }
                             *v = *v * w * scale;
-                            m += g;
+                            m += gc;
                             if m >= big_n {
                                 m -= big_n;
                             }
                         }
                     }
                 }
-                None if scale != one => xs.iter_mut().for_each(|v| *v = *v * scale),
-                None => {}
+                // A split twiddle on single-column groups is exp(0) = 1.
+                Some(_) | None if scale != one => xs.iter_mut().for_each(|v| *v = *v * scale),
+                Some(_) | None => {}
             }
         });
+    Ok(())
+}
+
+/// The general column FFT: per block of `group` columns (`outer` elements of the source and
+/// of the destination), the columns are gathered into a buffer, transformed together,
+/// twiddled and scaled, and scattered; blocks in parallel.
+fn strided<T: FftReal>(
+    t: &mut CpuTask<'_>,
+    g: &Geometry,
+    into: bool,
+    scale: T,
+    table: Option<&[Complex<T>]>,
+    fft: &dyn Fft<T>,
+) -> Result<(), KernelError>
+where
+    Complex<T>: Element,
+{
+    let (n, group) = (g.n, g.group);
+    let zero = Complex::new(T::zero(), T::zero());
+    let block =
+        |b: usize, src: &[Complex<T>], buf: &mut Vec<Complex<T>>, scratch: &mut Vec<Complex<T>>| {
+            buf.clear();
+            for lo in 0..group {
+                let base = lo * g.src[1];
+                buf.extend((0..n).map(|i| src[base + i * g.src[2]]));
+            }
+            fft.process_with_scratch(buf, scratch);
+            for lo in 0..group {
+                for k in 0..n {
+                    let v = &mut buf[lo * n + k];
+                    if let Some(table) = table {
+                        *v = *v * g.twiddle(table, b, lo, k);
+                    }
+                    *v = *v * scale;
+                }
+            }
+        };
+    let scatter = |buf: &[Complex<T>], dst: &mut [Complex<T>]| {
+        for lo in 0..group {
+            let base = lo * g.dst[1];
+            for k in 0..n {
+                dst[base + k * g.dst[2]] = buf[lo * n + k];
+            }
+        }
+    };
+    let init = || {
+        (
+            Vec::with_capacity(group * n),
+            vec![zero; fft.get_inplace_scratch_len()],
+        )
+    };
+    let parallel = t.threads() > 1;
+    if into {
+        let src = t.tile::<Complex<T>>(0).data;
+        let dst = t.tile_mut::<Complex<T>>(1).data;
+        let work = |(b, (s, d)): (usize, (&[Complex<T>], &mut [Complex<T>])),
+                    (buf, scratch): &mut (Vec<Complex<T>>, Vec<Complex<T>>)| {
+            block(b, s, buf, scratch);
+            scatter(buf, d);
+        };
+        if parallel {
+            src.par_chunks(g.src[0])
+                .zip(dst.par_chunks_mut(g.dst[0]))
+                .enumerate()
+                .for_each_init(init, |st, job| work(job, st));
+        } else {
+            let mut st = init();
+            for job in src
+                .chunks(g.src[0])
+                .zip(dst.chunks_mut(g.dst[0]))
+                .enumerate()
+            {
+                work(job, &mut st);
+            }
+        }
+    } else {
+        let x = t.tile_mut::<Complex<T>>(0).data;
+        let work = |(b, xs): (usize, &mut [Complex<T>]),
+                    (buf, scratch): &mut (Vec<Complex<T>>, Vec<Complex<T>>)| {
+            block(b, xs, buf, scratch);
+            scatter(buf, xs);
+        };
+        if parallel {
+            x.par_chunks_mut(g.src[0])
+                .enumerate()
+                .for_each_init(init, |st, job| work(job, st));
+        } else {
+            let mut st = init();
+            for job in x.chunks_mut(g.src[0]).enumerate() {
+                work(job, &mut st);
+            }
+        }
+    }
     Ok(())
 }
 

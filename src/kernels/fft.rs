@@ -163,8 +163,9 @@ pub fn four_step_split(big_n: usize) -> usize {
 
 /// Batched FFT of every column of an `n x cols` complex tile, in place, then (with
 /// `four_step`) the four-step twiddle, then a multiplication by `scale`. Accesses
-/// `(ReadWrite x, Read tw, Read big)`: `tw` is [`twiddles`]`(n)` (read by GPUs only); `big`
+/// `(ReadWrite x, Read tw, Read tab)`: `tw` is [`twiddles`]`(n)` (read by GPUs only); `tab`
 /// is [`four_step_twiddles`]`(big_n)` with `four_step`, and is not read otherwise (pass `tw`).
+/// [`column_tables`] makes both.
 ///
 /// The tile may be created with any shape holding a multiple of `n` elements: its data is read
 /// as columns of `n`.
@@ -182,22 +183,13 @@ where
     Complex<T>: Element,
 {
     assert!(n > 0, "an FFT needs a length of at least 1");
-    let (big_n, col0) = four_step.map_or((0, 0), |f| (f.big_n, f.col0));
-    let big_b = if big_n > 0 { four_step_split(big_n) } else { 1 };
-    kernel(Family::C2c, T::COMPLEX).call([
-        u32_param(n),
-        Scalar::U32(u32::from(direction == Direction::Inverse)),
-        u32_param(big_n),
-        u32_param(big_b),
-        u32_param(col0),
-        T::round_from(scale).into_scalar(),
-    ])
+    Columns::contiguous(n, direction, scale, four_step).call::<T>(Family::C2c)
 }
 
 /// Batched FFT of every column of an `n x cols` complex tile, in place, then a multiplication
 /// by `scale`: the same transform as [`fft_cols`] without a four-step twiddle, for lengths `n`
-/// that are not powers of two. Accesses `(ReadWrite x, Read tw, Read chirp)`: `tw` is
-/// [`twiddles`]`(m)` and `chirp` is [`bluestein_chirp`]`(n)`, with `m` = [`bluestein_len`]`(n)`
+/// that are not powers of two. Accesses `(ReadWrite x, Read tw, Read tab)`: `tw` is
+/// [`twiddles`]`(m)` and `tab` is [`bluestein_chirp`]`(n)`, with `m` = [`bluestein_len`]`(n)`
 /// (GPUs read them; the CPU half runs rustfft on the columns). A GPU runs it by Bluestein's
 /// algorithm in workgroup memory; lengths without a [`bluestein_len`] run on the CPU only.
 ///
@@ -212,14 +204,206 @@ where
         n > 0 && !n.is_power_of_two(),
         "Bluestein's algorithm is for lengths that are not powers of two, not {n}"
     );
-    kernel(Family::Bluestein, T::COMPLEX).call([
-        u32_param(n),
-        Scalar::U32(u32::from(direction == Direction::Inverse)),
-        Scalar::U32(0),
-        u32_param((2 * n - 1).next_power_of_two()),
-        Scalar::U32(0),
-        T::round_from(scale).into_scalar(),
-    ])
+    Columns::contiguous(n, direction, scale, None).call::<T>(Family::Bluestein)
+}
+
+/// The first half of a column FFT of `n1 n2` points split in two (for columns longer than a
+/// GPU transforms in one pass; D. H. Bailey's four-step method inside each column): every
+/// column of the tile, viewed as a column-major `n1 x n2` matrix, has its `n1` rows (`n2`
+/// points, `n1` apart) transformed in place, and output `k2` of row `j1` multiplied by
+/// `exp(-+2 pi i j1 k2 / (n1 n2))`. [`fft_split_cols`] finishes the transform.
+///
+/// Accesses `(ReadWrite x, Read tw, Read tab)` with `(tw, tab)` =
+/// [`column_tables`]`(n2, Some(n1 n2))`. A GPU transforms the rows by Stockham or, for a
+/// length [`gpu_supports`] does not take, by Bluestein's algorithm (if it fits:
+/// [`bluestein_len`]); the CPU by rustfft.
+///
+/// # Panics
+/// If `n1` or `n2` is zero or `n1 n2` is above `u32::MAX`.
+#[track_caller]
+pub fn fft_split_rows<T: FftReal>(n1: usize, n2: usize, direction: Direction) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(n1 > 0 && n2 > 0, "a split FFT needs factors of at least 1");
+    let n = n1 * n2;
+    let family = if uses_bluestein(n2, T::COMPLEX) {
+        Family::Bluestein
+    } else {
+        Family::C2c
+    };
+    Columns {
+        n: n2,
+        inverse: direction == Direction::Inverse,
+        scale: 1.0,
+        twiddle: Twiddle::Split { big_n: n },
+        group: n1,
+        src: [n, 1, n1],
+        dst: [n, 1, n1],
+    }
+    .call::<T>(family)
+}
+
+/// The second half of a split column FFT (after [`fft_split_rows`]): every column of the tile
+/// `x`, an `n1 x n2` matrix, has its `n2` columns (`n1` contiguous points each) transformed,
+/// and written transposed into the tile `y` of the same size, so that `y` holds the transforms
+/// of `x`'s columns of `n1 n2` points in natural order; then, with `four_step`, output `k` of
+/// column `c` of `y` is multiplied by `exp(-+2 pi i (col0 + c) k / big_n)` (the twiddle of an
+/// enclosing four-step transform); then by `scale`.
+///
+/// Accesses `(Read x, Write y, Read tw, Read tab)` with `(tw, tab)` =
+/// [`column_tables`]`(n1, four_step.map(|f| f.big_n))`.
+///
+/// # Panics
+/// If `n1` or `n2` is zero or `n1 n2` is above `u32::MAX`.
+#[track_caller]
+pub fn fft_split_cols<T: FftReal>(
+    n1: usize,
+    n2: usize,
+    direction: Direction,
+    scale: f64,
+    four_step: Option<FourStep>,
+) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(n1 > 0 && n2 > 0, "a split FFT needs factors of at least 1");
+    let n = n1 * n2;
+    let family = if uses_bluestein(n1, T::COMPLEX) {
+        Family::BluesteinInto
+    } else {
+        Family::C2cInto
+    };
+    Columns {
+        n: n1,
+        inverse: direction == Direction::Inverse,
+        scale,
+        twiddle: four_step.map_or(Twiddle::None, |f| Twiddle::FourStep {
+            big_n: f.big_n,
+            col0: f.col0,
+        }),
+        group: n2,
+        src: [n, n1, 1],
+        dst: [n, 1, n2],
+    }
+    .call::<T>(family)
+}
+
+/// Whether a column FFT of length `n` is a Bluestein call when its tables are made by
+/// [`column_tables`]: every length a GPU does not take by Stockham ([`gpu_supports`]).
+fn uses_bluestein(n: usize, dtype: DType) -> bool {
+    !gpu_supports(n, dtype)
+}
+
+/// The tables `(tw, tab)` of a column FFT of length `n` with a twiddle of length `twiddle`
+/// (a four-step or split twiddle): for a length [`gpu_supports`] takes, [`twiddles`]`(n)` and
+/// [`four_step_twiddles`]`(twiddle)`; otherwise (Bluestein's algorithm) [`twiddles`]`(m)` and
+/// [`bluestein_chirp`]`(n)` followed by the twiddle tables, `m = (2n - 1).next_power_of_two()`.
+/// Without a twiddle and Bluestein, `tab` is a single unused entry. What the calls of
+/// [`fft_cols`], [`fft_bluestein`], [`fft_split_rows`] and [`fft_split_cols`] read.
+pub fn column_tables<T: FftReal>(
+    rt: &Runtime,
+    n: usize,
+    twiddle: Option<usize>,
+) -> (Chunk<Complex<T>>, Chunk<Complex<T>>)
+where
+    Complex<T>: Element,
+{
+    let big: Vec<Complex<T>> = twiddle.map_or_else(Vec::new, four_step_table::<T>);
+    if !uses_bluestein(n, T::COMPLEX) {
+        let tab = if big.is_empty() {
+            vec![unit::<T>(0, 1)]
+        } else {
+            big
+        };
+        return (twiddles::<T>(rt, n), Chunk::from_vec(rt, tab.len(), 1, tab));
+    }
+    let m = (2 * n - 1).next_power_of_two();
+    let mut tab = bluestein_table::<T>(n);
+    tab.extend(big);
+    (twiddles::<T>(rt, m), Chunk::from_vec(rt, tab.len(), 1, tab))
+}
+
+/// Which twiddle a column FFT applies after transforming (`mode` in `shaders/fft.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Twiddle {
+    None,
+    /// Output `kpos` of column group `g`: `exp(-+2 pi i (col0 + g) kpos / big_n)`.
+    FourStep {
+        big_n: usize,
+        col0: usize,
+    },
+    /// Output `k` of column `c`: `exp(-+2 pi i (c mod group) k / big_n)`.
+    Split {
+        big_n: usize,
+    },
+}
+
+/// A column FFT call's geometry (see `shaders/fft.wgsl`): column `c`'s element `i` is at
+/// `(c / group) src[0] + (c % group) src[1] + i src[2]`, its output `k` goes to the same with
+/// `dst`, then the twiddle and the scale.
+#[derive(Clone, Copy, Debug)]
+struct Columns {
+    n: usize,
+    inverse: bool,
+    scale: f64,
+    twiddle: Twiddle,
+    group: usize,
+    src: [usize; 3],
+    dst: [usize; 3],
+}
+
+impl Columns {
+    fn contiguous(n: usize, direction: Direction, scale: f64, four_step: Option<FourStep>) -> Self {
+        Columns {
+            n,
+            inverse: direction == Direction::Inverse,
+            scale,
+            twiddle: four_step.map_or(Twiddle::None, |f| Twiddle::FourStep {
+                big_n: f.big_n,
+                col0: f.col0,
+            }),
+            group: 1,
+            src: [n, 0, 1],
+            dst: [n, 0, 1],
+        }
+    }
+
+    /// The call's parameters, in the order of `Params` in `shaders/fft.wgsl` without `cols`:
+    /// `n, inverse, big_n, big_b, col0, scale, m, tab_off, mode, group, src, dst`.
+    #[track_caller]
+    fn call<T: FftReal>(self, family: Family) -> KernelCall
+    where
+        Complex<T>: Element,
+    {
+        let (mode, big_n, col0) = match self.twiddle {
+            Twiddle::None => (0, 0, 0),
+            Twiddle::FourStep { big_n, col0 } => (1, big_n, col0),
+            Twiddle::Split { big_n } => (2, big_n, 0),
+        };
+        let big_b = if big_n > 0 { four_step_split(big_n) } else { 1 };
+        let bluestein = matches!(family, Family::Bluestein | Family::BluesteinInto);
+        let m = if bluestein {
+            (2 * self.n - 1).next_power_of_two()
+        } else {
+            0
+        };
+        let tab_off = if bluestein { self.n + m } else { 0 };
+        let mut params = vec![
+            u32_param(self.n),
+            Scalar::U32(u32::from(self.inverse)),
+            u32_param(big_n),
+            u32_param(big_b),
+            u32_param(col0),
+            T::round_from(self.scale).into_scalar(),
+            u32_param(m),
+            u32_param(tab_off),
+            Scalar::U32(mode),
+            u32_param(self.group),
+        ];
+        params.extend(self.src.iter().chain(&self.dst).map(|&v| u32_param(v)));
+        kernel(family, T::COMPLEX).call(params)
+    }
 }
 
 /// Bluestein's tables for length `n` (not a power of two), as one column of `n + m` entries,
@@ -238,6 +422,15 @@ where
         n > 0 && !n.is_power_of_two(),
         "Bluestein's algorithm is for lengths that are not powers of two, not {n}"
     );
+    let v = bluestein_table::<T>(n);
+    Chunk::from_vec(rt, v.len(), 1, v)
+}
+
+/// [`bluestein_chirp`]'s entries (any `n > 0`).
+fn bluestein_table<T: FftReal>(n: usize) -> Vec<Complex<T>>
+where
+    Complex<T>: Element,
+{
     let m = (2 * n - 1).next_power_of_two();
     // exp(-i pi k^2 / n) = exp(-2 pi i (k^2 mod 2n) / 2n).
     let w: Vec<Complex<f64>> = (0..n).map(|k| unit_f64((k * k) % (2 * n), 2 * n)).collect();
@@ -252,13 +445,11 @@ where
         .plan_fft_forward(m)
         .process(&mut b);
     let inv_m = 1.0 / m as f64;
-    let v: Vec<Complex<T>> = w
-        .iter()
+    w.iter()
         .copied()
         .chain(b.iter().map(|v| v * inv_m))
         .map(|v| Complex::new(T::round_from(v.re), T::round_from(v.im)))
-        .collect();
-    Chunk::from_vec(rt, v.len(), 1, v)
+        .collect()
 }
 
 /// Real-to-complex FFT of every column of an `n x cols` real tile into the `(n/2 + 1) x cols`
@@ -453,14 +644,22 @@ pub fn four_step_twiddles<T: FftReal>(rt: &Runtime, big_n: usize) -> Chunk<Compl
 where
     Complex<T>: Element,
 {
+    let v = four_step_table::<T>(big_n);
+    Chunk::from_vec(rt, v.len(), 1, v)
+}
+
+/// [`four_step_twiddles`]'s entries.
+fn four_step_table<T: FftReal>(big_n: usize) -> Vec<Complex<T>>
+where
+    Complex<T>: Element,
+{
     let n = big_n.max(1);
     let b = four_step_split(n);
     let hi = n.div_ceil(b);
-    let v: Vec<_> = (0..b)
+    (0..b)
         .map(|m| unit::<T>(m % n, n))
         .chain((0..hi).map(|h| unit::<T>((h * b) % n, n)))
-        .collect();
-    Chunk::from_vec(rt, v.len(), 1, v)
+        .collect()
 }
 
 /// `exp(-2 pi i m / n)` computed in f64 (with the argument reduced exactly) and rounded to `T`.
@@ -514,6 +713,10 @@ pub(crate) enum Family {
     C2c,
     /// C2c for lengths that are not powers of two (Bluestein on GPUs).
     Bluestein,
+    /// C2c out of place (the second half of a split column FFT).
+    C2cInto,
+    /// Bluestein out of place.
+    BluesteinInto,
     R2c,
     C2r,
     Transpose,
@@ -526,6 +729,8 @@ impl Family {
         match self {
             Family::C2c => "fft_c2c",
             Family::Bluestein => "fft_bluestein",
+            Family::C2cInto => "fft_c2c_into",
+            Family::BluesteinInto => "fft_bluestein_into",
             Family::R2c => "fft_r2c",
             Family::C2r => "fft_c2r",
             Family::Transpose | Family::TransposeFirst => "fft_transpose",
@@ -544,12 +749,15 @@ fn kernel(family: Family, dtype: DType) -> Kernel {
         .clone()
 }
 
-/// The FFT kernel descriptors by name (`fft_c2c`, `fft_bluestein`, `fft_r2c`, `fft_c2r`,
-/// `fft_transpose`) and element type, for tools that pick one at run time.
+/// The FFT kernel descriptors by name (`fft_c2c`, `fft_bluestein`, `fft_c2c_into`,
+/// `fft_bluestein_into`, `fft_r2c`, `fft_c2r`, `fft_transpose`) and element type, for tools
+/// that pick one at run time.
 pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
     let family = [
         Family::C2c,
         Family::Bluestein,
+        Family::C2cInto,
+        Family::BluesteinInto,
         Family::R2c,
         Family::C2r,
         Family::Transpose,
@@ -557,7 +765,9 @@ pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
     .into_iter()
     .find(|f| f.name() == name)?;
     let ok = match family {
-        Family::C2c | Family::Bluestein => matches!(dtype, DType::C32 | DType::C64),
+        Family::C2c | Family::Bluestein | Family::C2cInto | Family::BluesteinInto => {
+            matches!(dtype, DType::C32 | DType::C64)
+        }
         Family::R2c | Family::C2r => matches!(dtype, DType::F32 | DType::F64),
         Family::Transpose | Family::TransposeFirst => true,
     };
@@ -585,6 +795,7 @@ fn build(family: Family, d: DType) -> Kernel {
     let b = Kernel::builder(name);
     let b = match family {
         Family::C2c | Family::Bluestein => b.read_write(d).read(d).read(d),
+        Family::C2cInto | Family::BluesteinInto => b.read(d).write(d).read(d).read(d),
         Family::R2c => b.read(d).write(complex_of(d)).read(complex_of(d)),
         Family::C2r => b.read(complex_of(d)).write(d).read(complex_of(d)),
         Family::Transpose => b.read(d).read_write(d),
@@ -592,8 +803,9 @@ fn build(family: Family, d: DType) -> Kernel {
     };
     let b = match family {
         Family::Transpose | Family::TransposeFirst => (0..6).fold(b, |b, _| b.param(DType::U32)),
-        Family::C2c | Family::Bluestein => {
-            (0..5).fold(b, |b, _| b.param(DType::U32)).param(real_of(d))
+        Family::C2c | Family::Bluestein | Family::C2cInto | Family::BluesteinInto => {
+            let b = (0..5).fold(b, |b, _| b.param(DType::U32)).param(real_of(d));
+            (0..10).fold(b, |b, _| b.param(DType::U32))
         }
         Family::R2c | Family::C2r => (0..5).fold(b, |b, _| b.param(DType::U32)).param(d),
     };
@@ -624,16 +836,16 @@ fn cost(family: Family, l: &Launch<'_>) -> Cost {
             flops: 0.0,
             bytes: 2.0 * (p(l, 2) * p(l, 3) * l.shapes[0].dtype.size()) as f64,
         },
-        Family::C2c => {
+        Family::C2c | Family::C2cInto => {
             let n = p(l, 0).max(1);
             Cost {
                 flops: flops(n, l.shapes[0].len() / n),
                 bytes: bytes + l.shapes[0].bytes() as f64,
             }
         }
-        Family::Bluestein => {
+        Family::Bluestein | Family::BluesteinInto => {
             // Two transforms of length m per column, and three pointwise products.
-            let (n, m) = (p(l, 0).max(1), p(l, 3).max(1));
+            let (n, m) = (p(l, 0).max(1), p(l, 6).max(1));
             let cols = l.shapes[0].len() / n;
             Cost {
                 flops: 2.0 * flops(m, cols) + 18.0 * (m * cols) as f64,
@@ -675,56 +887,8 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
                 ));
             }
         }
-        Family::C2c => {
-            let (n, big_n, big_b, col0) = (p(l, 0), p(l, 2), p(l, 3), p(l, 4));
-            let len = l.shapes[0].len();
-            if n == 0 || !len.is_multiple_of(n) {
-                return bad(format!(
-                    "the tile has {len} elements, not a multiple of the length {n}"
-                ));
-            }
-            if l.shapes[1].len() < n {
-                return bad(format!(
-                    "the twiddle table has {} entries, the length is {n}",
-                    l.shapes[1].len()
-                ));
-            }
-            if big_n > 0 {
-                let cols = len / n;
-                if (col0 + cols) * n > big_n || !big_n.is_multiple_of(n) {
-                    return bad(format!(
-                        "a four-step twiddle of length {big_n} does not fit columns {col0}..{} of length {n}",
-                        col0 + cols
-                    ));
-                }
-                if l.shapes[2].len() < big_b + big_n.div_ceil(big_b) {
-                    return bad(format!(
-                        "the four-step table has {} entries; length {big_n} needs {}",
-                        l.shapes[2].len(),
-                        big_b + big_n.div_ceil(big_b)
-                    ));
-                }
-            }
-        }
-        Family::Bluestein => {
-            let (n, m) = (p(l, 0), p(l, 3));
-            let len = l.shapes[0].len();
-            if n == 0 || !len.is_multiple_of(n) {
-                return bad(format!(
-                    "the tile has {len} elements, not a multiple of the length {n}"
-                ));
-            }
-            if !m.is_power_of_two() || m < 2 * n - 1 {
-                return bad(format!("a padded length of {m} for {n} points"));
-            }
-            if l.shapes[1].len() < m || l.shapes[2].len() < n + m {
-                return bad(format!(
-                    "tables of {} and {} entries; length {n} (padded to {m}) needs {m} and {}",
-                    l.shapes[1].len(),
-                    l.shapes[2].len(),
-                    n + m
-                ));
-            }
+        Family::C2c | Family::Bluestein | Family::C2cInto | Family::BluesteinInto => {
+            return check_columns(family, l).map_or(Ok(()), bad);
         }
         Family::R2c | Family::C2r => {
             let n = p(l, 0);
@@ -749,6 +913,99 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
         }
     }
     Ok(())
+}
+
+/// What is wrong with a column FFT launch, if anything: the columns must tile the data
+/// exactly (each group of `group` columns inside its own `outer` block), the tables must be
+/// long enough, and the twiddle exponents must stay below `big_n` (the shader does not reduce
+/// them).
+fn check_columns(family: Family, l: &Launch<'_>) -> Option<String> {
+    let into = matches!(family, Family::C2cInto | Family::BluesteinInto);
+    let bluestein = matches!(family, Family::Bluestein | Family::BluesteinInto);
+    let [
+        n,
+        _,
+        big_n,
+        big_b,
+        col0,
+        _,
+        m,
+        tab_off,
+        mode,
+        group,
+        so,
+        si,
+        ss,
+        d_o,
+        di,
+        ds,
+    ] = std::array::from_fn(|i| p(l, i));
+    let len = l.shapes[0].len();
+    let (tw, tab) = if into { (2, 3) } else { (1, 2) };
+    let (tw, tab) = (l.shapes[tw].len(), l.shapes[tab].len());
+    if into && l.shapes[1].len() != len {
+        return Some(format!(
+            "the source has {len} elements, the destination {}",
+            l.shapes[1].len()
+        ));
+    }
+    if n == 0 || !len.is_multiple_of(n) {
+        return Some(format!(
+            "the tile has {len} elements, not a multiple of the length {n}"
+        ));
+    }
+    let cols = len / n;
+    let footprint = |inner: usize, step: usize| (group.max(1) - 1) * inner + (n - 1) * step;
+    let tiles = |outer: usize, inner: usize, step: usize| {
+        group > 0
+            && cols.is_multiple_of(group)
+            && (cols / group) * outer == len
+            && footprint(inner, step) < outer
+    };
+    if !tiles(so, si, ss) || !tiles(d_o, di, ds) {
+        return Some(format!(
+            "{cols} columns of {n} in groups of {group} (source {so}/{si}/{ss}, destination {d_o}/{di}/{ds}) do not tile {len} elements"
+        ));
+    }
+    if bluestein {
+        if !m.is_power_of_two() || m < 2 * n - 1 || tab_off != n + m {
+            return Some(format!(
+                "a padded length of {m} (tables from {tab_off}) for {n} points"
+            ));
+        }
+        if tw < m || tab < n + m {
+            return Some(format!(
+                "tables of {tw} and {tab} entries; length {n} (padded to {m}) needs {m} and {}",
+                n + m
+            ));
+        }
+    } else if tw < n {
+        return Some(format!(
+            "the twiddle table has {tw} entries, the length is {n}"
+        ));
+    }
+    if mode == 0 {
+        return None;
+    }
+    // The largest exponent: (col0 + last group) * (largest output position) for the
+    // four-step twiddle, (group - 1) (n - 1) for the split one.
+    let top = if mode == 1 {
+        (col0 + cols / group - 1) as u64 * footprint(di, ds) as u64
+    } else {
+        ((group - 1) * (n - 1)) as u64
+    };
+    if mode > 2 || big_n == 0 || top >= big_n as u64 {
+        return Some(format!(
+            "a twiddle (mode {mode}) of length {big_n} does not fit columns {col0}.. of {n} points in groups of {group}"
+        ));
+    }
+    if big_b != four_step_split(big_n) || tab < tab_off + big_b + big_n.div_ceil(big_b) {
+        return Some(format!(
+            "the twiddle table has {tab} entries; length {big_n} needs {} from {tab_off}",
+            big_b + big_n.div_ceil(big_b)
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

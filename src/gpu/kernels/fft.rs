@@ -1,10 +1,14 @@
-//! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_bluestein.wgsl`,
-//! `fft_r2c.wgsl`, `fft_c2r.wgsl`) and `shaders/fft_transpose.wgsl`: Stockham column FFTs in
-//! workgroup memory (Bluestein's chirp-z for other lengths) and the transposed block copy.
+//! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_c2c_into.wgsl`,
+//! `fft_bluestein.wgsl`, `fft_bluestein_into.wgsl`, `fft_r2c.wgsl`, `fft_c2r.wgsl`) and
+//! `shaders/fft_transpose.wgsl`: Stockham column FFTs in workgroup memory (Bluestein's
+//! chirp-z for other lengths), in place or into another tile, over contiguous or strided
+//! columns, and the transposed block copy.
 //!
-//! Bindings: complex data = 0, twiddles `w_n^m` = 1, four-step tables = 2, uniform
-//! `Params { n, cols, inverse, big_n, big_b, col0, scale }` = 3, real data = 4 (r2c, c2r).
-//! Bluestein: twiddles of length `m` = 1, chirp and filter = 2, `m` in `big_b`.
+//! Bindings: complex data = 0 (the source of the `_into` entries), twiddles `w_n^m` = 1,
+//! tables (Bluestein's chirp and filter, then four-step or split twiddles) = 2, uniform
+//! `Params { n, cols, inverse, big_n, big_b, col0, scale, m, tab_off, mode, group, s_outer,
+//! s_inner, s_step, d_outer, d_inner, d_step }` = 3, the `_into` entries' destination or the
+//! real data (r2c, c2r) = 4. Bluestein: twiddles of length `m` = 1.
 //! Transpose: src = 0, dst = 1, uniform `Params { src_off, src_ld, h, w, dst_off, dst_ld }` = 2.
 
 use super::groups;
@@ -32,6 +36,8 @@ pub(crate) fn source(family: Family, real: DType) -> String {
     let entry = match family {
         Family::C2c => shaders::FFT_C2C,
         Family::Bluestein => shaders::FFT_BLUESTEIN,
+        Family::C2cInto => shaders::FFT_C2C_INTO,
+        Family::BluesteinInto => shaders::FFT_BLUESTEIN_INTO,
         Family::R2c => shaders::FFT_R2C,
         Family::C2r => shaders::FFT_C2R,
         Family::Transpose | Family::TransposeFirst => {
@@ -73,23 +79,25 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
     // r2c (argument 0) and c2r (argument 1).
     let (bindings, real_arg): (&[u32], usize) = match family {
         Family::C2c | Family::Bluestein => (&[0, 1, 2], 0),
+        Family::C2cInto | Family::BluesteinInto => (&[0, 4, 1, 2], 0),
         Family::R2c => (&[4, 0, 1], 0),
         _ => (&[0, 4, 1], 1),
     };
+    let columns = matches!(
+        family,
+        Family::C2c | Family::Bluestein | Family::C2cInto | Family::BluesteinInto
+    );
+    let bluestein = matches!(family, Family::Bluestein | Family::BluesteinInto);
     let cols = move |l: &Launch<'_>| l.shapes[real_arg].len() / (u(l, 0).max(1) as usize);
-    let variant = if family == Family::Bluestein {
-        "bluestein"
-    } else {
-        "stockham"
-    };
+    let variant = if bluestein { "bluestein" } else { "stockham" };
     let v = GpuVariant::wgsl(variant, source(family, real), family.name())
         .dispatch(Dispatch::Custom(std::sync::Arc::new(
             move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
         )))
         .applies(move |l| {
             let n = u(l, 0) as usize;
-            if family == Family::Bluestein {
-                bluestein_len(n, complex) == Some(u(l, 3) as usize)
+            if bluestein {
+                bluestein_len(n, complex) == Some(u(l, 6) as usize)
             } else {
                 gpu_supports(n, complex)
             }
@@ -97,16 +105,15 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
     GpuKernel::from_variant(v)
         .bindings(bindings.iter().copied(), 3)
         .uniform(move |l| {
-            let cols = u32::try_from(cols(l)).unwrap_or(u32::MAX);
-            encode_uniform(&[
-                l.params[0],
-                Scalar::U32(cols),
-                l.params[1],
-                l.params[2],
-                l.params[3],
-                l.params[4],
-                l.params[5],
-            ])
+            let cols = Scalar::U32(u32::try_from(cols(l)).unwrap_or(u32::MAX));
+            // Params: n, cols, then the call's parameters in order (the column geometry for
+            // the c2c families; zeros for r2c / c2r, which read only the first five).
+            let mut v = vec![l.params[0], cols];
+            v.extend_from_slice(&l.params[1..]);
+            if !columns {
+                v.extend(std::iter::repeat_n(Scalar::U32(0), 10));
+            }
+            encode_uniform(&v)
         })
 }
 
@@ -116,7 +123,14 @@ mod tests {
 
     #[test]
     fn every_fft_shader_validates_and_translates() {
-        for family in [Family::C2c, Family::Bluestein, Family::R2c, Family::C2r] {
+        for family in [
+            Family::C2c,
+            Family::Bluestein,
+            Family::C2cInto,
+            Family::BluesteinInto,
+            Family::R2c,
+            Family::C2r,
+        ] {
             for real in [DType::F32, DType::F64] {
                 shaders::tests::translate_all(family.name(), real, &source(family, real));
             }
