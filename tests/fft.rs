@@ -334,8 +334,22 @@ fn n_d<T: Real>(
     rt: &Runtime,
     scope: &Scope,
     dims: &[usize],
+    tiles: (usize, usize),
+    panels: usize,
+) where
+    Complex<T>: tessera::Element,
+{
+    n_d_for::<T>(rt, scope, dims, tiles, panels, fft::target_for(rt, scope));
+}
+
+/// [`n_d`] with a plan made for `target`, whatever processors `scope` has.
+fn n_d_for<T: Real>(
+    rt: &Runtime,
+    scope: &Scope,
+    dims: &[usize],
     (mb, nb): (usize, usize),
     panels: usize,
+    target: Target,
 ) where
     Complex<T>: tessera::Element,
 {
@@ -343,7 +357,6 @@ fn n_d<T: Real>(
     let (rows, cols) = (dims[0], total / dims[0]);
     let x = random::<T>(total, total as u64 + 7);
     let xa = DArray::from_slice(rt, rows, cols, &x, Blocks::new(mb, nb));
-    let target = fft::target_for(rt, scope);
     let x64 = widen(&x);
     for (direction, norm) in [
         (Direction::Forward, Norm::Backward),
@@ -376,6 +389,49 @@ fn fft_2d_and_3d_on_the_cpu() {
     n_d::<f32>(&rt, &Scope::all(), &[64, 17], (64, 4), 4);
     n_d::<f64>(&rt, &Scope::all(), &[4, 6, 10], (3, 11), 5);
     n_d::<f32>(&rt, &Scope::all(), &[8, 1, 3], (8, 3), 2);
+}
+
+/// Dimensions longer than a GPU takes in one pass (1024 c32, 512 c64, Bluestein up to half
+/// that) run as two passes over strided columns (`SplitRows`, `SplitCols`). Here the GPU plans
+/// run on the CPU (the split kernels' CPU halves, which a GPU plan uses when a CPU is in
+/// scope), in ragged tiles and panels; `split_dimensions_on_lavapipe_alone` runs them on the
+/// GPU.
+#[test]
+fn split_dimensions_of_gpu_plans_on_the_cpu() {
+    let rt = common::cpu_runtime();
+    let gpu = Target::Gpu;
+    // 2048 = 32 x 64 (c64), a split Bluestein length (1000 = 8 x 125), three dimensions.
+    n_d_for::<f64>(&rt, &Scope::all(), &[2048, 6], (300, 4), 3, gpu);
+    n_d_for::<f64>(&rt, &Scope::all(), &[6, 1000], (6, 77), 4, gpu);
+    n_d_for::<f32>(&rt, &Scope::all(), &[4, 600, 3], (4, 100), 5, gpu);
+}
+
+#[test]
+fn split_dimensions_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    let gpu = Target::Gpu;
+    // 2048 c32 = 32 x 64 by Stockham; 1536 = 3 x 512 or 24 x 64 (Bluestein for the odd
+    // factor); 600 c64 (Bluestein factors); both dimensions split; three dimensions.
+    n_d_for::<f32>(&rt, &Scope::all(), &[2048, 5], (2048, 2), 3, gpu);
+    n_d_for::<f32>(&rt, &Scope::all(), &[3, 1536], (3, 500), 2, gpu);
+    n_d_for::<f64>(&rt, &Scope::all(), &[600, 4], (128, 3), 2, gpu);
+    n_d_for::<f64>(&rt, &Scope::all(), &[1024, 520], (1024, 64), 4, gpu);
+    n_d_for::<f32>(&rt, &Scope::all(), &[2, 2048, 3], (2, 700), 3, gpu);
+}
+
+/// 1D four-step transforms whose factors are themselves split on a GPU: 2^21 c32 (1024 x
+/// 2048, the 2048 split) and 2^19 c64, and a non-power of two, 10^6 = 1000 x 1000 c32 (each
+/// factor split), against rustfft in f64.
+#[test]
+fn long_1d_four_step_with_split_factors_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    one_d::<f32>(&rt, &Scope::all(), 1 << 21, 1 << 19, None, false);
+    one_d::<f64>(&rt, &Scope::all(), 1 << 19, 100_000, Some(3), false);
+    one_d::<f32>(&rt, &Scope::all(), 1_000_000, 300_000, None, false);
 }
 
 #[test]

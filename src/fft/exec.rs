@@ -17,8 +17,9 @@ use crate::array::DArray;
 use crate::data::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::kernels::fft::{
-    FftReal, FourStep, Placed, TransposeBlock, bluestein_chirp, bluestein_len, fft_bluestein,
-    fft_cols, fft_lines, four_step_twiddles, transpose, transpose_first, twiddles,
+    FftReal, FourStep, Placed, TransposeBlock, bluestein_chirp, bluestein_len, column_tables,
+    fft_bluestein, fft_cols, fft_lines, fft_split_cols, fft_split_rows, four_step_twiddles,
+    transpose, transpose_first, twiddles,
 };
 use crate::runtime::Runtime;
 use crate::runtime::region::Region;
@@ -116,6 +117,14 @@ where
                         four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
                     ),
                 }),
+                Pass::SplitRows { n1, n2, .. } => {
+                    let (tw, tab) = column_tables::<T>(rt, n2, Some(n1 * n2));
+                    Some((tw, Some(tab)))
+                }
+                Pass::SplitCols { n1, four_step, .. } => {
+                    let (tw, tab) = column_tables::<T>(rt, n1, four_step);
+                    Some((tw, Some(tab)))
+                }
                 Pass::Transpose { .. } | Pass::Lines { .. } => None,
             })
             .collect();
@@ -220,8 +229,18 @@ where
         })
     }
 
-    /// The index of the pass that writes the result: the last transpose, or none (a 1D
-    /// transform in one pass, whose result is a copy of the input transformed in place).
+    /// The index of the pass that writes the result: the last transpose or split-columns
+    /// pass, or none (a 1D transform in one pass, whose result is a copy of the input
+    /// transformed in place).
+    fn writer(&self) -> Option<usize> {
+        self.plan
+            .passes()
+            .iter()
+            .rposition(|p| matches!(p, Pass::Transpose { .. } | Pass::SplitCols { .. }))
+    }
+
+    /// The index of the last transpose, which shapes the result's panels (a split-columns
+    /// pass after it keeps its panels).
     fn last_transpose(&self) -> Option<usize> {
         self.plan
             .passes()
@@ -285,6 +304,21 @@ where
         .clone()
     }
 
+    /// Scratch panels of intermediate split-columns pass `i`: panels like `segs`.
+    fn scratch_like(&self, i: usize, segs: &[Segment<T>]) -> Vec<Segment<T>> {
+        let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        s[i].get_or_insert_with(|| {
+            segs.iter()
+                .map(|g| Segment {
+                    start: g.start,
+                    len: g.len,
+                    chunk: Chunk::zeros(&self.rt, g.chunk.rows(), g.chunk.cols()),
+                })
+                .collect()
+        })
+        .clone()
+    }
+
     /// Scratch panels of intermediate pass `i` (a transpose of the `a x b` view).
     fn scratch(&self, i: usize, ab: (usize, usize)) -> Vec<Segment<T>> {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
@@ -295,7 +329,7 @@ where
     fn run(&self, x: &DArray<Complex<T>>, out: &[Segment<T>], scope: &Scope) -> Result<()> {
         let plan = &self.plan;
         let (scale, direction) = (plan.scale(), plan.direction());
-        let last = self.last_transpose();
+        let last = self.writer();
         let mut segs: Vec<Segment<T>> = Vec::new();
         // The row blocks a rows pass wrote, for the columns pass.
         let mut blocks: Vec<Segment<T>> = Vec::new();
@@ -399,6 +433,50 @@ where
                             self.scratch(i, (rows, cols))
                         };
                         transpose_into(r, &rects, &dst, rows, cols);
+                        segs = dst;
+                    }
+                    Pass::SplitRows { n1, n2, .. } => {
+                        let Some((tw, Some(tab))) = &self.tables[i] else {
+                            unreachable!("a split pass has its tables")
+                        };
+                        let call = fft_split_rows::<T>(n1, n2, direction);
+                        for seg in &segs {
+                            r.spawn(&call, (ReadWrite(&seg.chunk), Read(tw), Read(tab)));
+                        }
+                    }
+                    Pass::SplitCols {
+                        n1,
+                        n2,
+                        four_step,
+                        scaled,
+                        ..
+                    } => {
+                        let Some((tw, Some(tab))) = &self.tables[i] else {
+                            unreachable!("a split pass has its tables")
+                        };
+                        let dst = if Some(i) == last {
+                            out.to_vec()
+                        } else {
+                            self.scratch_like(i, &segs)
+                        };
+                        let s = if scaled { scale } else { 1.0 };
+                        for (seg, d) in segs.iter().zip(&dst) {
+                            debug_assert_eq!((seg.start, seg.len), (d.start, d.len));
+                            let call = fft_split_cols::<T>(
+                                n1,
+                                n2,
+                                direction,
+                                s,
+                                four_step.map(|big_n| FourStep {
+                                    big_n,
+                                    col0: seg.start / (n1 * n2),
+                                }),
+                            );
+                            r.spawn(
+                                call,
+                                (Read(&seg.chunk), Write(&d.chunk), Read(tw), Read(tab)),
+                            );
+                        }
                         segs = dst;
                     }
                     Pass::Columns {

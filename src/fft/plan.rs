@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::kernels::fft::{flops, gpu_max_len, gpu_runs};
+use crate::kernels::fft::{bluestein_len, flops, gpu_max_len, gpu_runs, gpu_supports};
 
 /// The direction of a transform: forward `exp(-2 pi i j k / n)`, inverse `exp(+...)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,6 +83,35 @@ pub enum Pass {
         cols: usize,
         /// Rows (true) or columns.
         along_rows: bool,
+        /// Whether this pass applies the plan's scale.
+        scaled: bool,
+    },
+    /// GPU plans, columns longer than one pass: the first half of the FFT of every column of
+    /// `n1 n2` points (`batch` of them). Each column, viewed as a column-major `n1 x n2`
+    /// matrix, has its rows (`n2` points, `n1` apart) transformed in place and twiddled by
+    /// `w_(n1 n2)^(j1 k2)` ([`fft_split_rows`](crate::kernels::fft::fft_split_rows)).
+    SplitRows {
+        /// Rows of each column's matrix (the second half's length).
+        n1: usize,
+        /// Columns of each column's matrix (this half's length).
+        n2: usize,
+        /// Number of columns of `n1 n2` points.
+        batch: usize,
+    },
+    /// The second half, after [`Pass::SplitRows`]: the `n2` columns of `n1` points of every
+    /// column's matrix transformed and written transposed into fresh panels of the same
+    /// layout, which then hold the columns' transforms in natural order; then the four-step
+    /// twiddle of an enclosing [`Algorithm::FourStep`] (`four_step`), then the scale
+    /// ([`fft_split_cols`](crate::kernels::fft::fft_split_cols)).
+    SplitCols {
+        /// Rows of each column's matrix (this half's length).
+        n1: usize,
+        /// Columns of each column's matrix.
+        n2: usize,
+        /// Number of columns of `n1 n2` points.
+        batch: usize,
+        /// The four-step twiddle's length, if any.
+        four_step: Option<usize>,
         /// Whether this pass applies the plan's scale.
         scaled: bool,
     },
@@ -188,7 +217,7 @@ impl FftPlan {
             one_dim_algorithm(dims[0], dtype, target)?
         } else {
             if target == Target::Gpu
-                && let Some(&n) = dims.iter().find(|&&n| !gpu_runs(n, dtype))
+                && let Some(&n) = dims.iter().find(|&&n| gpu_len(n, dtype).is_none())
             {
                 return Err(no_gpu(n, dtype));
             }
@@ -198,7 +227,10 @@ impl FftPlan {
                 Algorithm::Direct
             }
         };
-        let passes = passes(dims, algorithm);
+        let mut passes = passes(dims, algorithm);
+        if target == Target::Gpu {
+            passes = split_long_columns(passes, dtype);
+        }
         let plan = FftPlan {
             dims: dims.to_vec(),
             direction,
@@ -337,6 +369,19 @@ impl fmt::Display for FftPlan {
                         f.write_str("+tw")?;
                     }
                 }
+                Pass::SplitRows { n1, n2, batch } => write!(f, " R{n1}x{n2}:{batch}")?,
+                Pass::SplitCols {
+                    n1,
+                    n2,
+                    batch,
+                    four_step,
+                    ..
+                } => {
+                    write!(f, " C{n1}x{n2}:{batch}")?;
+                    if four_step.is_some() {
+                        f.write_str("+tw")?;
+                    }
+                }
                 Pass::Transpose { rows, cols } => write!(f, " T{rows}x{cols}")?,
                 Pass::Lines {
                     rows,
@@ -356,27 +401,89 @@ fn no_gpu(n: usize, dtype: DType) -> Error {
         dtype,
         scope: "gpu".into(),
         reasons: format!(
-            "a GPU transforms powers of two up to {} points of {dtype} in one pass, and other lengths up to {} (Bluestein), and {n} is neither (plan for the CPU)",
+            "a GPU transforms a column in one pass when its length is a power of two up to {} points of {dtype} or another length up to {} (Bluestein), and in two passes when the length is a product of two such lengths; {n} is neither (plan for the CPU)",
             gpu_max_len(dtype),
             gpu_max_len(dtype) / 2
         ),
     }
 }
 
+/// Relative cost of one more pass over a column's memory, per point, in the units of
+/// [`column_cost`] (`log2` of a length per point): a column pass in workgroup memory is bound
+/// by its loads and stores, so a pass more costs about as much as a few radix stages.
+const PASS_COST: f64 = 16.0;
+
+/// The GPU cost of transforming one column of `n` points in one pass, per the conventional
+/// count (`n log2 n` for Stockham; Bluestein's two transforms of `m` points and its products),
+/// or `None` when no single pass takes it.
+fn column_cost(n: usize, dtype: DType) -> Option<f64> {
+    let nlog = |n: usize| n as f64 * (n as f64).log2().max(1.0);
+    if gpu_supports(n, dtype) {
+        Some(nlog(n) + PASS_COST * n as f64)
+    } else {
+        bluestein_len(n, dtype).map(|m| 2.0 * nlog(m) + 4.0 * m as f64 + PASS_COST * m as f64)
+    }
+}
+
+/// The cheapest way to write `n` as `n1 n2`, both factors at least 2, with costs from `cost`
+/// (`None`: the factor is not possible), counted as `n2 cost(n1) + n1 cost(n2)`; ties go to
+/// the most balanced split, then the larger `n2`.
+fn best_split(n: usize, cost: impl Fn(usize) -> Option<f64>) -> Option<(usize, usize, f64)> {
+    let mut best: Option<(usize, usize, f64)> = None;
+    // From the square root down, so the first candidates are the most balanced.
+    let mut a = (n as f64).sqrt() as usize + 1;
+    while a * a > n {
+        a -= 1;
+    }
+    while a >= 2 {
+        if n.is_multiple_of(a) {
+            let b = n / a;
+            // Both orientations: (n1, n2) = (a, b) and (b, a); a <= b, so (a, b) first.
+            for (n1, n2) in [(a, b), (b, a)] {
+                if let (Some(c1), Some(c2)) = (cost(n1), cost(n2)) {
+                    let c = n2 as f64 * c1 + n1 as f64 * c2;
+                    // Strictly cheaper wins (1e-9 relative slack, so equal costs tie); among
+                    // ties the first, most balanced candidate stays.
+                    if best.is_none_or(|(_, _, bc)| c < bc * (1.0 - 1e-9)) {
+                        best = Some((n1, n2, c));
+                    }
+                }
+            }
+        }
+        a -= 1;
+    }
+    best
+}
+
+/// How a GPU transforms columns of `n` points: in one pass (`Some(None)`), as a split
+/// `n1 x n2` in two passes (`Some(Some((n1, n2)))`), or not at all (`None`).
+pub(crate) fn gpu_len(n: usize, dtype: DType) -> Option<Option<(usize, usize)>> {
+    if gpu_runs(n, dtype) {
+        return Some(None);
+    }
+    best_split(n, |f| column_cost(f, dtype)).map(|(n1, n2, _)| Some((n1, n2)))
+}
+
+/// The GPU cost of a column of `n` points in one or two passes (see [`gpu_len`]).
+fn gpu_len_cost(n: usize, dtype: DType) -> Option<f64> {
+    column_cost(n, dtype).or_else(|| {
+        best_split(n, |f| column_cost(f, dtype)).map(|(_, _, c)| c)
+    })
+}
+
 /// The algorithm for a 1D transform of `n` points.
 fn one_dim_algorithm(n: usize, dtype: DType, target: Target) -> Result<Algorithm> {
     match target {
         Target::Gpu => {
-            let max = gpu_max_len(dtype);
             if gpu_runs(n, dtype) {
-                Ok(Algorithm::Direct)
-            } else if n.is_power_of_two() && n <= max * max {
-                // Balanced split, the first FFT (length n2) the longer.
-                let bits = n.trailing_zeros();
-                let n1 = 1usize << (bits / 2);
-                Ok(Algorithm::FourStep { n1, n2: n / n1 })
-            } else {
-                Err(no_gpu(n, dtype))
+                return Ok(Algorithm::Direct);
+            }
+            // The four-step split whose column passes (each one or two passes over the data)
+            // cost least; the three transposes are the same for every split. The first FFT
+            // (length n2) is the longer on ties.
+            match best_split(n, |f| gpu_len_cost(f, dtype)) {
+                Some((n1, n2, _)) => Ok(Algorithm::FourStep { n1, n2 }),
+                None => Err(no_gpu(n, dtype)),
             }
         }
         Target::Cpu => {
@@ -396,6 +503,37 @@ fn one_dim_algorithm(n: usize, dtype: DType, target: Target) -> Result<Algorithm
             }
         }
     }
+}
+
+/// GPU plans: every column pass whose length a GPU cannot take in one pass becomes a
+/// [`Pass::SplitRows`] and a [`Pass::SplitCols`] ([`gpu_len`]; the plan checked that every
+/// length can be split).
+fn split_long_columns(passes: Vec<Pass>, dtype: DType) -> Vec<Pass> {
+    let mut out = Vec::with_capacity(passes.len() + 2);
+    for pass in passes {
+        match pass {
+            Pass::Columns {
+                n,
+                batch,
+                four_step,
+                scaled,
+            } => match gpu_len(n, dtype) {
+                Some(Some((n1, n2))) => {
+                    out.push(Pass::SplitRows { n1, n2, batch });
+                    out.push(Pass::SplitCols {
+                        n1,
+                        n2,
+                        batch,
+                        four_step,
+                        scaled,
+                    });
+                }
+                _ => out.push(pass),
+            },
+            _ => out.push(pass),
+        }
+    }
+    out
 }
 
 /// The passes of a transform of `dims` by `algorithm`.
