@@ -71,41 +71,125 @@ fn gpu_plans_keep_every_pass_within_workgroup_memory() {
             assert!(*n <= 512 && n.is_power_of_two(), "{p}");
         }
     }
-    let e = FftPlan::new(
+}
+
+/// Every column pass of a GPU plan is one a GPU runs in one pass, or a split pair of them.
+fn assert_gpu_passes(p: &FftPlan) {
+    let d = p.dtype();
+    let one = |n: usize| crate::kernels::fft::gpu_runs(n, d);
+    for (i, pass) in p.passes().iter().enumerate() {
+        match *pass {
+            Pass::Columns { n, .. } => assert!(one(n), "pass {i} of {p}"),
+            Pass::SplitRows { n1, n2, batch } => {
+                assert!(one(n1) && one(n2), "pass {i} of {p}");
+                assert!(
+                    matches!(p.passes()[i + 1], Pass::SplitCols { n1: a, n2: b, batch: c, .. } if (a, b, c) == (n1, n2, batch)),
+                    "pass {i} of {p} is not followed by its second half"
+                );
+            }
+            Pass::SplitCols { .. } => assert!(
+                matches!(p.passes()[i - 1], Pass::SplitRows { .. }),
+                "pass {i} of {p}"
+            ),
+            Pass::Lines { .. } => panic!("a GPU plan with a CPU pass: {p}"),
+            Pass::Transpose { .. } => {}
+        }
+    }
+}
+
+#[test]
+fn gpu_plans_split_columns_longer_than_one_pass() {
+    // 4096 x 4096 c32: both dimensions split 64 x 64, the plan's scale on the last half.
+    let p = FftPlan::new(
+        &[4096, 4096],
+        Direction::Inverse,
+        Norm::Backward,
+        DType::C32,
+        Target::Gpu,
+    )
+    .unwrap();
+    assert_eq!(
+        p.to_string(),
+        "Inverse c32 FFT of 4096x4096 (Direct, 32 panels): T4096x4096 R64x64:4096 C64x64:4096 T4096x4096 R64x64:4096 C64x64:4096"
+    );
+    assert!(matches!(
+        p.passes()[5],
+        Pass::SplitCols {
+            scaled: true,
+            four_step: None,
+            ..
+        }
+    ));
+    assert_gpu_passes(&p);
+    // 1000 c32 (above one Bluestein pass): 1D four-step of two one-pass factors.
+    let p = FftPlan::new(
         &[1000],
         Direction::Forward,
         Norm::Backward,
         DType::C32,
         Target::Gpu,
     )
-    .unwrap_err();
-    assert!(matches!(e, Error::NoProcessor { .. }), "{e}");
-    let e = FftPlan::new(
-        &[4096, 8],
+    .unwrap();
+    assert!(matches!(p.algorithm(), Algorithm::FourStep { n1, n2 } if n1 * n2 == 1000), "{p}");
+    assert_gpu_passes(&p);
+    // 2^22 c32: a four-step of 1024 x 4096 (one factor split) beats 2048 x 2048 (both split).
+    let p = FftPlan::new(
+        &[1 << 22],
         Direction::Forward,
         Norm::Backward,
         DType::C32,
         Target::Gpu,
     )
-    .unwrap_err();
-    assert!(matches!(e, Error::NoProcessor { .. }), "{e}");
+    .unwrap();
+    assert_eq!(p.algorithm(), Algorithm::FourStep { n1: 1024, n2: 4096 });
+    assert!(matches!(
+        p.passes()[2],
+        Pass::SplitCols {
+            four_step: Some(4_194_304),
+            scaled: false,
+            ..
+        }
+    ));
+    assert_gpu_passes(&p);
+    // Lengths that are a product of a one-pass power of two and a Bluestein length.
+    for (dims, dtype) in [
+        (&[513, 3][..], DType::C32),
+        (&[510, 2][..], DType::C64),
+        (&[3, 600, 2][..], DType::C64),
+    ] {
+        let p = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap();
+        assert_gpu_passes(&p);
+    }
 }
 
 #[test]
-fn gpu_plans_take_bluestein_lengths_in_one_pass() {
-    // 500 c32 pads to 1024 points and 255 c64 to 512: one pass each.
+fn split_factors_are_balanced_and_cheapest() {
+    use super::plan::gpu_len;
+    // Powers of two: the most balanced split, the second factor the larger.
+    assert_eq!(gpu_len(4096, DType::C32), Some(Some((64, 64))));
+    assert_eq!(gpu_len(2048, DType::C64), Some(Some((32, 64))));
+    assert_eq!(gpu_len(1024, DType::C32), Some(None));
+    // 1000 c64: no Bluestein pass (above 256); the factors avoid Bluestein where they can
+    // (8 x 125 transforms 8 points by Stockham and 125 by Bluestein in 256).
+    let Some(Some((n1, n2))) = gpu_len(1000, DType::C64) else {
+        panic!("1000 c64 splits")
+    };
+    assert_eq!(n1 * n2, 1000);
+    // A prime above one Bluestein pass has no GPU plan.
+    assert_eq!(gpu_len(1031, DType::C32), None);
+}
+
+#[test]
+fn lengths_no_gpu_can_take_are_errors() {
     for (dims, dtype) in [
-        (&[500][..], DType::C32),
-        (&[255][..], DType::C64),
-        (&[12, 20][..], DType::C32),
+        (&[1031][..], DType::C32),
+        (&[4, 2 * 521][..], DType::C32),
+        (&[263][..], DType::C64),
+        (&[263 * 3, 2][..], DType::C64),
     ] {
-        let p = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap();
-        assert_eq!(p.algorithm(), Algorithm::Direct, "{p}");
-    }
-    for (n, dtype) in [(513, DType::C32), (257, DType::C64)] {
-        let e =
-            FftPlan::new(&[n], Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap_err();
-        assert!(matches!(e, Error::NoProcessor { .. }), "{n} {dtype}: {e}");
+        let e = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu)
+            .unwrap_err();
+        assert!(matches!(e, Error::NoProcessor { .. }), "{dims:?} {dtype}: {e}");
     }
 }
 
