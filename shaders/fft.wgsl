@@ -29,6 +29,8 @@
 //                  kpos = (c % group) d_inner + k d_step (its index in the whole column);
 //   2 (split):     exp(-+2 pi i (c % group) k / big_n) (big_n = n1 n2: the twiddle between
 //                  the two halves of a split column);
+//   3, 4 (filter): tab[tab_off + kpos], conjugated for 4 (Bluestein's filter when its
+//                  convolution is longer than one pass: src/fft/exec.rs);
 // and then by `scale`.
 //
 // Bindings (group 0), shared by every entry point:
@@ -215,6 +217,9 @@ fn finish(col: u32, k: u32, v: C, inverse: bool) -> C {
         w = cmul(w, big_twiddle((p.col0 + col / p.group) * kpos, inverse));
     } else if (p.mode == 2u) {
         w = cmul(w, big_twiddle((col % p.group) * k, inverse));
+    } else if (p.mode >= 3u) {
+        let kpos = (col % p.group) * p.d_inner + k * p.d_step;
+        w = cmul(w, conj_if(tab[p.tab_off + kpos], p.mode == 4u));
     }
     return w * p.scale;
 }

@@ -330,13 +330,8 @@ where
 }
 
 /// A multi-dimensional transform of an `dims[0] x rest` array in `mb x nb` tiles on `scope`.
-fn n_d<T: Real>(
-    rt: &Runtime,
-    scope: &Scope,
-    dims: &[usize],
-    tiles: (usize, usize),
-    panels: usize,
-) where
+fn n_d<T: Real>(rt: &Runtime, scope: &Scope, dims: &[usize], tiles: (usize, usize), panels: usize)
+where
     Complex<T>: tessera::Element,
 {
     n_d_for::<T>(rt, scope, dims, tiles, panels, fft::target_for(rt, scope));
@@ -432,6 +427,23 @@ fn long_1d_four_step_with_split_factors_on_lavapipe_alone() {
     one_d::<f32>(&rt, &Scope::all(), 1 << 21, 1 << 19, None, false);
     one_d::<f64>(&rt, &Scope::all(), 1 << 19, 100_000, Some(3), false);
     one_d::<f32>(&rt, &Scope::all(), 1_000_000, 300_000, None, false);
+}
+
+/// Lengths with a prime factor above one Bluestein pass (1031 c32, 263 and 2 x 263 c64):
+/// Bluestein's algorithm over passes (pad, split FFT times the filter, split inverse FFT,
+/// trim), on lavapipe alone and, in GPU plans, on the CPU.
+#[test]
+fn long_bluestein_passes_on_lavapipe_alone_and_the_cpu() {
+    let cpu = common::cpu_runtime();
+    n_d_for::<f32>(&cpu, &Scope::all(), &[1031, 3], (400, 2), 2, Target::Gpu);
+    n_d_for::<f64>(&cpu, &Scope::all(), &[4, 263], (4, 100), 3, Target::Gpu);
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    one_d::<f32>(&rt, &Scope::all(), 1031, 300, None, true);
+    one_d::<f64>(&rt, &Scope::all(), 263, 263, None, true);
+    n_d_for::<f64>(&rt, &Scope::all(), &[526, 3], (526, 2), 2, Target::Gpu);
+    n_d_for::<f32>(&rt, &Scope::all(), &[3, 1031, 2], (3, 600), 3, Target::Gpu);
 }
 
 #[test]

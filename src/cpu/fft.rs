@@ -76,6 +76,8 @@ pub(crate) fn run(family: Family, t: &mut CpuTask<'_>) -> Result<(), KernelError
         Family::C2c | Family::Bluestein => c2c::<f32>(t, false),
         Family::C2cInto | Family::BluesteinInto if d == DType::C64 => c2c::<f64>(t, true),
         Family::C2cInto | Family::BluesteinInto => c2c::<f32>(t, true),
+        Family::Chirp if d == DType::C64 => chirp::<f64>(t),
+        Family::Chirp => chirp::<f32>(t),
         Family::R2c if d == DType::F64 => r2c::<f64>(t),
         Family::R2c => r2c::<f32>(t),
         Family::C2r if t.shape(1).dtype == DType::F64 => c2r::<f64>(t),
@@ -131,8 +133,14 @@ impl Geometry {
     where
         Complex<T>: Element,
     {
+        let kpos = lo * self.dst[1] + k * self.dst[2];
+        if self.mode >= 3 {
+            // Bluestein's filter, conjugated for mode 4.
+            let f = table[kpos];
+            return if self.mode == 4 { f.conj() } else { f };
+        }
         let e = if self.mode == 1 {
-            (self.col0 + g) * (lo * self.dst[1] + k * self.dst[2])
+            (self.col0 + g) * kpos
         } else {
             lo * k
         };
@@ -256,7 +264,8 @@ where
     if into {
         let src = t.tile::<Complex<T>>(0).data;
         let dst = t.tile_mut::<Complex<T>>(1).data;
-        let work = |(b, (s, d)): (usize, (&[Complex<T>], &mut [Complex<T>])),
+        type Job<'a, C> = (usize, (&'a [C], &'a mut [C]));
+        let work = |(b, (s, d)): Job<'_, Complex<T>>,
                     (buf, scratch): &mut (Vec<Complex<T>>, Vec<Complex<T>>)| {
             block(b, s, buf, scratch);
             scatter(buf, d);
@@ -293,6 +302,38 @@ where
                 work(job, &mut st);
             }
         }
+    }
+    Ok(())
+}
+
+/// Bluestein's pad or trim step (see `kernels::fft::chirp_pad`).
+fn chirp<T: FftReal>(t: &mut CpuTask<'_>) -> Result<(), KernelError>
+where
+    Complex<T>: Element,
+{
+    let (n, m, inverse, pad) = (u(t, 0), u(t, 1), u(t, 2) != 0, u(t, 3) != 0);
+    let scale: T = t.param(4);
+    let w = t.tile::<Complex<T>>(2).data;
+    let src = t.tile::<Complex<T>>(0).data;
+    let dst = t.tile_mut::<Complex<T>>(1).data;
+    let w = |k: usize| if inverse { w[k].conj() } else { w[k] };
+    let zero = Complex::new(T::zero(), T::zero());
+    if pad {
+        dst.par_chunks_mut(m)
+            .zip(src.par_chunks(n))
+            .for_each(|(d, s)| {
+                for (j, v) in d.iter_mut().enumerate() {
+                    *v = if j < n { s[j] * w(j) } else { zero };
+                }
+            });
+    } else {
+        dst.par_chunks_mut(n)
+            .zip(src.par_chunks(m))
+            .for_each(|(d, s)| {
+                for (k, v) in d.iter_mut().enumerate() {
+                    *v = s[k] * w(k) * scale;
+                }
+            });
     }
     Ok(())
 }

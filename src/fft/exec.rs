@@ -6,25 +6,30 @@
 //! linear element order, each a chunk); a pass views the data as a column-major `a x b`
 //! matrix, and every segment holds whole columns of it.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use num_complex::Complex;
 
 use crate::dtype::Element;
 
-use super::plan::{Algorithm, FftPlan, Pass, Target};
+use super::plan::{Algorithm, FftPlan, Pass, Target, gpu_len};
 use crate::array::DArray;
 use crate::data::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::kernels::fft::{
-    FftReal, FourStep, Placed, TransposeBlock, bluestein_chirp, bluestein_len, column_tables,
-    fft_bluestein, fft_cols, fft_lines, fft_split_cols, fft_split_rows, four_step_twiddles,
-    transpose, transpose_first, twiddles,
+    FftReal, FourStep, Placed, TransposeBlock, bluestein_chirp, bluestein_len, chirp_pad,
+    chirp_trim, column_tables, fft_bluestein, fft_cols, fft_lines, fft_split_cols,
+    fft_split_cols_filtered, fft_split_rows, four_step_twiddles, transpose, transpose_first,
+    twiddles,
 };
 use crate::runtime::Runtime;
 use crate::runtime::region::Region;
 use crate::runtime::scope::Scope;
 use crate::{Access, Read, ReadWrite, Write};
+
+/// Scratch panels by (pass, slot).
+type Scratch<T> = HashMap<(usize, u8), Vec<Segment<T>>>;
 
 /// The twiddle table of a `Columns` pass and its four-step table, if any.
 type Tables<T> = (Chunk<Complex<T>>, Option<Chunk<Complex<T>>>);
@@ -88,7 +93,9 @@ where
     /// Per pass: the twiddle table and the four-step table of a `Columns` pass.
     tables: Vec<Option<Tables<T>>>,
     /// Per intermediate transpose pass: its output panels.
-    scratch: Mutex<Vec<Option<Vec<Segment<T>>>>>,
+    scratch: Mutex<Scratch<T>>,
+    /// Per pass: the tables of a [`Pass::Bluestein`].
+    long: Vec<Option<LongBluestein<T>>>,
 }
 
 impl<T: FftReal> Fft<T>
@@ -125,15 +132,24 @@ where
                     let (tw, tab) = column_tables::<T>(rt, n1, four_step);
                     Some((tw, Some(tab)))
                 }
-                Pass::Transpose { .. } | Pass::Lines { .. } => None,
+                Pass::Transpose { .. } | Pass::Lines { .. } | Pass::Bluestein { .. } => None,
             })
             .collect();
-        let scratch = Mutex::new(vec![None; plan.passes().len()]);
+        let long = plan
+            .passes()
+            .iter()
+            .map(|p| match *p {
+                Pass::Bluestein { n, m, .. } => Some(LongBluestein::new(rt, n, m, plan.dtype())),
+                _ => None,
+            })
+            .collect();
+        let scratch = Mutex::new(HashMap::new());
         Ok(Fft {
             plan,
             rt: rt.clone(),
             tables,
             scratch,
+            long,
         })
     }
 
@@ -233,10 +249,12 @@ where
     /// pass, or none (a 1D transform in one pass, whose result is a copy of the input
     /// transformed in place).
     fn writer(&self) -> Option<usize> {
-        self.plan
-            .passes()
-            .iter()
-            .rposition(|p| matches!(p, Pass::Transpose { .. } | Pass::SplitCols { .. }))
+        self.plan.passes().iter().rposition(|p| {
+            matches!(
+                p,
+                Pass::Transpose { .. } | Pass::SplitCols { .. } | Pass::Bluestein { .. }
+            )
+        })
     }
 
     /// The index of the last transpose, which shapes the result's panels (a split-columns
@@ -288,41 +306,64 @@ where
     /// Scratch row blocks of a rows pass (`i`): `start` is the first row, `len` the rows.
     fn row_blocks(&self, i: usize, rows: usize, cols: usize) -> Vec<Segment<T>> {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        s[i].get_or_insert_with(|| {
-            let hb = rows.div_ceil(self.lines_blocks().clamp(1, rows));
-            (0..rows.div_ceil(hb))
-                .map(|b| {
-                    let h = hb.min(rows - b * hb);
-                    Segment {
-                        start: b * hb,
-                        len: h,
-                        chunk: Chunk::zeros(&self.rt, h, cols),
-                    }
-                })
-                .collect()
-        })
-        .clone()
+        s.entry((i, 0))
+            .or_insert_with(|| {
+                let hb = rows.div_ceil(self.lines_blocks().clamp(1, rows));
+                (0..rows.div_ceil(hb))
+                    .map(|b| {
+                        let h = hb.min(rows - b * hb);
+                        Segment {
+                            start: b * hb,
+                            len: h,
+                            chunk: Chunk::zeros(&self.rt, h, cols),
+                        }
+                    })
+                    .collect()
+            })
+            .clone()
     }
 
-    /// Scratch panels of intermediate split-columns pass `i`: panels like `segs`.
+    /// Scratch panels of intermediate split-columns or Bluestein pass `i`: panels like `segs`.
     fn scratch_like(&self, i: usize, segs: &[Segment<T>]) -> Vec<Segment<T>> {
+        self.scratch_scaled(i, 0, segs, 1, 1)
+    }
+
+    /// Scratch panels `slot` of pass `i`: `segs` with their lengths and starts times
+    /// `num / den` (Bluestein's padded columns).
+    fn scratch_scaled(
+        &self,
+        i: usize,
+        slot: u8,
+        segs: &[Segment<T>],
+        num: usize,
+        den: usize,
+    ) -> Vec<Segment<T>> {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        s[i].get_or_insert_with(|| {
-            segs.iter()
-                .map(|g| Segment {
-                    start: g.start,
-                    len: g.len,
-                    chunk: Chunk::zeros(&self.rt, g.chunk.rows(), g.chunk.cols()),
-                })
-                .collect()
-        })
-        .clone()
+        s.entry((i, slot))
+            .or_insert_with(|| {
+                segs.iter()
+                    .map(|g| {
+                        let chunk = if num == den {
+                            Chunk::zeros(&self.rt, g.chunk.rows(), g.chunk.cols())
+                        } else {
+                            Chunk::zeros(&self.rt, g.len / den * num, 1)
+                        };
+                        Segment {
+                            start: g.start / den * num,
+                            len: g.len / den * num,
+                            chunk,
+                        }
+                    })
+                    .collect()
+            })
+            .clone()
     }
 
     /// Scratch panels of intermediate pass `i` (a transpose of the `a x b` view).
     fn scratch(&self, i: usize, ab: (usize, usize)) -> Vec<Segment<T>> {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        s[i].get_or_insert_with(|| new_segments(&self.rt, ab, self.plan.panels(), None))
+        s.entry((i, 0))
+            .or_insert_with(|| new_segments(&self.rt, ab, self.plan.panels(), None))
             .clone()
     }
 
@@ -479,6 +520,27 @@ where
                         }
                         segs = dst;
                     }
+                    Pass::Bluestein { n, m, scaled, .. } => {
+                        if i == 0 {
+                            copy_input(r, x, &out[0]);
+                            segs = out.to_vec();
+                        }
+                        let Some(long) = &self.long[i] else {
+                            unreachable!("a Bluestein pass has its tables")
+                        };
+                        let dst = if Some(i) == last {
+                            out.to_vec()
+                        } else {
+                            self.scratch_like(i, &segs)
+                        };
+                        let pad = self.scratch_scaled(i, 1, &segs, m, n);
+                        let mid = self.scratch_scaled(i, 2, &segs, m, n);
+                        let s = if scaled { scale } else { 1.0 };
+                        for (q, seg) in segs.iter().enumerate() {
+                            long.spawn(r, n, m, direction, s, (seg, &pad[q], &mid[q], &dst[q]));
+                        }
+                        segs = dst;
+                    }
                     Pass::Columns {
                         n,
                         four_step,
@@ -521,6 +583,83 @@ where
                 }
             }
         })
+    }
+}
+
+/// The tables of a [`Pass::Bluestein`]: the chirp and filter ([`bluestein_chirp`]), and those
+/// of the convolution's FFTs of `m = n1 n2` points, split (a convolution of one pass is a
+/// one-pass Bluestein length, see [`bluestein_len`]): the rows' twiddles and split table, and
+/// the columns' twiddles.
+struct LongBluestein<T: FftReal>
+where
+    Complex<T>: Element,
+{
+    chirp: Chunk<Complex<T>>,
+    n1: usize,
+    n2: usize,
+    tw2: Chunk<Complex<T>>,
+    split: Chunk<Complex<T>>,
+    tw1: Chunk<Complex<T>>,
+}
+
+impl<T: FftReal> LongBluestein<T>
+where
+    Complex<T>: Element,
+{
+    fn new(rt: &Runtime, n: usize, m: usize, dtype: crate::DType) -> Self {
+        let Some(Some((n1, n2))) = gpu_len(m, dtype) else {
+            unreachable!("plans make Bluestein passes only for convolutions of two passes")
+        };
+        let (tw2, split) = column_tables::<T>(rt, n2, Some(m));
+        LongBluestein {
+            chirp: bluestein_chirp::<T>(rt, n),
+            n1,
+            n2,
+            tw2,
+            split,
+            tw1: twiddles::<T>(rt, n1),
+        }
+    }
+
+    /// The tasks of one panel: `seg` (columns of `n`) padded into `pad` (columns of `m`), the
+    /// forward FFT (rows in place, columns into `mid`) times the filter, the inverse FFT (rows
+    /// in place, columns back into `pad`), and the trim into `dst`.
+    fn spawn(
+        &self,
+        r: &Region<'_>,
+        n: usize,
+        m: usize,
+        direction: crate::fft::Direction,
+        scale: f64,
+        (seg, pad, mid, dst): (&Segment<T>, &Segment<T>, &Segment<T>, &Segment<T>),
+    ) {
+        use crate::fft::Direction::{Forward, Inverse};
+        let (n1, n2) = (self.n1, self.n2);
+        let (chirp, tw1, tw2, split) = (&self.chirp, &self.tw1, &self.tw2, &self.split);
+        r.spawn(
+            chirp_pad::<T>(n, m, direction),
+            (Read(&seg.chunk), Write(&pad.chunk), Read(chirp)),
+        );
+        r.spawn(
+            fft_split_rows::<T>(n1, n2, Forward),
+            (ReadWrite(&pad.chunk), Read(tw2), Read(split)),
+        );
+        r.spawn(
+            fft_split_cols_filtered::<T>(n, (n1, n2), direction),
+            (Read(&pad.chunk), Write(&mid.chunk), Read(tw1), Read(chirp)),
+        );
+        r.spawn(
+            fft_split_rows::<T>(n1, n2, Inverse),
+            (ReadWrite(&mid.chunk), Read(tw2), Read(split)),
+        );
+        r.spawn(
+            fft_split_cols::<T>(n1, n2, Inverse, 1.0, None),
+            (Read(&mid.chunk), Write(&pad.chunk), Read(tw1), Read(tw1)),
+        );
+        r.spawn(
+            chirp_trim::<T>(n, m, direction, scale),
+            (Read(&pad.chunk), Write(&dst.chunk), Read(chirp)),
+        );
     }
 }
 

@@ -115,6 +115,22 @@ pub enum Pass {
         /// Whether this pass applies the plan's scale.
         scaled: bool,
     },
+    /// GPU plans, lengths with no one- or two-pass transform: Bluestein's algorithm with its
+    /// convolution of `m >= 2n - 1` points (a power of two) as column passes: every column of
+    /// `n` points times a chirp, padded to `m` ([`chirp_pad`](crate::kernels::fft::chirp_pad)),
+    /// a forward FFT of `m` points (one pass or split) times the filter, an inverse one, and
+    /// the first `n` points times the chirp and the scale
+    /// ([`chirp_trim`](crate::kernels::fft::chirp_trim)) into fresh panels.
+    Bluestein {
+        /// Transform length.
+        n: usize,
+        /// Convolution length.
+        m: usize,
+        /// Number of columns.
+        batch: usize,
+        /// Whether this pass applies the plan's scale.
+        scaled: bool,
+    },
     /// The data viewed as a column-major `rows x cols` matrix is transposed (into
     /// `cols x rows`).
     Transpose {
@@ -217,7 +233,9 @@ impl FftPlan {
             one_dim_algorithm(dims[0], dtype, target)?
         } else {
             if target == Target::Gpu
-                && let Some(&n) = dims.iter().find(|&&n| gpu_len(n, dtype).is_none())
+                && let Some(&n) = dims.iter().find(|&&n| {
+                    gpu_len(n, dtype).is_none() && gpu_long_bluestein(n, dtype).is_none()
+                })
             {
                 return Err(no_gpu(n, dtype));
             }
@@ -382,6 +400,7 @@ impl fmt::Display for FftPlan {
                         f.write_str("+tw")?;
                     }
                 }
+                Pass::Bluestein { n, m, batch, .. } => write!(f, " B{n}/{m}x{batch}")?,
                 Pass::Transpose { rows, cols } => write!(f, " T{rows}x{cols}")?,
                 Pass::Lines {
                     rows,
@@ -396,14 +415,15 @@ impl fmt::Display for FftPlan {
 }
 
 fn no_gpu(n: usize, dtype: DType) -> Error {
+    let max = gpu_max_len(dtype);
     Error::NoProcessor {
         kernel: "fft_c2c".into(),
         dtype,
         scope: "gpu".into(),
         reasons: format!(
-            "a GPU transforms a column in one pass when its length is a power of two up to {} points of {dtype} or another length up to {} (Bluestein), and in two passes when the length is a product of two such lengths; {n} is neither (plan for the CPU)",
-            gpu_max_len(dtype),
-            gpu_max_len(dtype) / 2
+            "a GPU transforms a column in one pass when its length is a power of two up to {max} points of {dtype} or another length up to {} (Bluestein), in two passes when the length is a product of two such lengths, and by Bluestein's algorithm over several passes up to {} points; {n} is none of these (plan for the CPU)",
+            max / 2,
+            max * max / 2,
         ),
     }
 }
@@ -464,11 +484,17 @@ pub(crate) fn gpu_len(n: usize, dtype: DType) -> Option<Option<(usize, usize)>> 
     best_split(n, |f| column_cost(f, dtype)).map(|(n1, n2, _)| Some((n1, n2)))
 }
 
+/// The convolution length `m` at which a GPU runs a column FFT of `n` points by Bluestein's
+/// algorithm over several passes ([`Pass::Bluestein`]), if `m = (2n - 1).next_power_of_two()`
+/// takes two passes (`m <= `[`gpu_max_len`]`^2`; one pass is a one-pass Bluestein length).
+pub(crate) fn gpu_long_bluestein(n: usize, dtype: DType) -> Option<usize> {
+    let m = (2 * n).checked_sub(1)?.checked_next_power_of_two()?;
+    matches!(gpu_len(m, dtype), Some(Some(_))).then_some(m)
+}
+
 /// The GPU cost of a column of `n` points in one or two passes (see [`gpu_len`]).
 fn gpu_len_cost(n: usize, dtype: DType) -> Option<f64> {
-    column_cost(n, dtype).or_else(|| {
-        best_split(n, |f| column_cost(f, dtype)).map(|(_, _, c)| c)
-    })
+    column_cost(n, dtype).or_else(|| best_split(n, |f| column_cost(f, dtype)).map(|(_, _, c)| c))
 }
 
 /// The algorithm for a 1D transform of `n` points.
@@ -483,6 +509,8 @@ fn one_dim_algorithm(n: usize, dtype: DType, target: Target) -> Result<Algorithm
             // (length n2) is the longer on ties.
             match best_split(n, |f| gpu_len_cost(f, dtype)) {
                 Some((n1, n2, _)) => Ok(Algorithm::FourStep { n1, n2 }),
+                // One column pass, made a Bluestein pass by `split_long_columns`.
+                None if gpu_long_bluestein(n, dtype).is_some() => Ok(Algorithm::Direct),
                 None => Err(no_gpu(n, dtype)),
             }
         }
@@ -518,6 +546,17 @@ fn split_long_columns(passes: Vec<Pass>, dtype: DType) -> Vec<Pass> {
                 four_step,
                 scaled,
             } => match gpu_len(n, dtype) {
+                None => {
+                    let m = gpu_long_bluestein(n, dtype)
+                        .unwrap_or_else(|| unreachable!("plans check that a GPU takes {n}"));
+                    debug_assert!(four_step.is_none(), "four-step factors take two passes");
+                    out.push(Pass::Bluestein {
+                        n,
+                        m,
+                        batch,
+                        scaled,
+                    });
+                }
                 Some(Some((n1, n2))) => {
                     out.push(Pass::SplitRows { n1, n2, batch });
                     out.push(Pass::SplitCols {

@@ -80,6 +80,12 @@ fn assert_gpu_passes(p: &FftPlan) {
     for (i, pass) in p.passes().iter().enumerate() {
         match *pass {
             Pass::Columns { n, .. } => assert!(one(n), "pass {i} of {p}"),
+            Pass::Bluestein { n, m, .. } => {
+                assert!(
+                    !one(n) && m >= 2 * n - 1 && m.is_power_of_two(),
+                    "pass {i} of {p}"
+                )
+            }
             Pass::SplitRows { n1, n2, batch } => {
                 assert!(one(n1) && one(n2), "pass {i} of {p}");
                 assert!(
@@ -130,7 +136,10 @@ fn gpu_plans_split_columns_longer_than_one_pass() {
         Target::Gpu,
     )
     .unwrap();
-    assert!(matches!(p.algorithm(), Algorithm::FourStep { n1, n2 } if n1 * n2 == 1000), "{p}");
+    assert!(
+        matches!(p.algorithm(), Algorithm::FourStep { n1, n2 } if n1 * n2 == 1000),
+        "{p}"
+    );
     assert_gpu_passes(&p);
     // 2^22 c32: a four-step of 1024 x 4096 (one factor split) beats 2048 x 2048 (both split).
     let p = FftPlan::new(
@@ -180,16 +189,40 @@ fn split_factors_are_balanced_and_cheapest() {
 }
 
 #[test]
-fn lengths_no_gpu_can_take_are_errors() {
-    for (dims, dtype) in [
-        (&[1031][..], DType::C32),
-        (&[4, 2 * 521][..], DType::C32),
-        (&[263][..], DType::C64),
-        (&[263 * 3, 2][..], DType::C64),
+fn long_primes_take_bluestein_passes_and_longer_ones_are_errors() {
+    // 1031 c32 (prime, above one Bluestein pass): Bluestein over passes, its convolution of
+    // 4096 points split 64 x 64.
+    for (dims, dtype, n, m) in [
+        (&[1031][..], DType::C32, 1031, 4096),
+        (&[4, 2 * 521][..], DType::C32, 1042, 4096),
+        (&[263, 3][..], DType::C64, 263, 1024),
     ] {
-        let e = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu)
-            .unwrap_err();
-        assert!(matches!(e, Error::NoProcessor { .. }), "{dims:?} {dtype}: {e}");
+        let p = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap();
+        assert!(
+            p.passes()
+                .iter()
+                .any(|q| matches!(*q, Pass::Bluestein { n: a, m: b, .. } if (a, b) == (n, m))),
+            "{p}"
+        );
+    }
+    // The first prime whose convolution is longer than two passes (above max^2 / 2 points).
+    let is_prime = |n: usize| {
+        n > 1
+            && (2..)
+                .take_while(|d| d * d <= n)
+                .all(|d| !n.is_multiple_of(d))
+    };
+    for dtype in [DType::C32, DType::C64] {
+        let max = crate::kernels::fft::gpu_max_len(dtype);
+        let p = (max * max / 2..).find(|&n| is_prime(n)).unwrap();
+        for dims in [&[p][..], &[2, p][..]] {
+            let e = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu)
+                .unwrap_err();
+            assert!(
+                matches!(e, Error::NoProcessor { .. }),
+                "{dims:?} {dtype}: {e}"
+            );
+        }
     }
 }
 

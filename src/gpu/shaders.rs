@@ -59,6 +59,8 @@ pub(crate) const FFT_C2C: &str = include_str!("../../shaders/fft_c2c.wgsl");
 pub(crate) const FFT_C2C_INTO: &str = include_str!("../../shaders/fft_c2c_into.wgsl");
 /// `shaders/fft_bluestein_into.wgsl`, owned by `gpu/kernels/fft.rs`.
 pub(crate) const FFT_BLUESTEIN_INTO: &str = include_str!("../../shaders/fft_bluestein_into.wgsl");
+/// `shaders/fft_chirp.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_CHIRP: &str = include_str!("../../shaders/fft_chirp.wgsl");
 /// `shaders/fft_r2c.wgsl`, owned by `gpu/kernels/fft.rs`.
 pub(crate) const FFT_R2C: &str = include_str!("../../shaders/fft_r2c.wgsl");
 /// `shaders/fft_c2r.wgsl`, owned by `gpu/kernels/fft.rs`.

@@ -289,6 +289,85 @@ where
     .call::<T>(family)
 }
 
+/// Bluestein's algorithm for a length `n` whose convolution (of `m` points, a power of two)
+/// is longer than one pass, step 1: every column of `n` points of `x` times the chirp
+/// `w_j = exp(-+i pi j^2 / n)`, zero-padded to `m` points, into `y`. Accesses
+/// `(Read x, Write y, Read chirp)`, `chirp` = [`bluestein_chirp`]`(n)`.
+///
+/// # Panics
+/// If `n` is zero, `m < n`, or `m` is above `u32::MAX`.
+#[track_caller]
+pub fn chirp_pad<T: FftReal>(n: usize, m: usize, direction: Direction) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    chirp_call::<T>(n, m, direction, true, 1.0)
+}
+
+/// The last step of [`chirp_pad`]'s algorithm: the first `n` points of every column of `m`
+/// points of `x` times the chirp and `scale`, into the columns of `n` points of `y`. Accesses
+/// `(Read x, Write y, Read chirp)`.
+///
+/// # Panics
+/// As [`chirp_pad`].
+#[track_caller]
+pub fn chirp_trim<T: FftReal>(n: usize, m: usize, direction: Direction, scale: f64) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    chirp_call::<T>(n, m, direction, false, scale)
+}
+
+#[track_caller]
+fn chirp_call<T: FftReal>(
+    n: usize,
+    m: usize,
+    direction: Direction,
+    pad: bool,
+    scale: f64,
+) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(n > 0 && m >= n, "a chirp step pads {n} points to {m}");
+    kernel(Family::Chirp, T::COMPLEX).call([
+        u32_param(n),
+        u32_param(m),
+        Scalar::U32(u32::from(direction == Direction::Inverse)),
+        Scalar::U32(u32::from(pad)),
+        T::round_from(scale).into_scalar(),
+    ])
+}
+
+/// Bluestein's convolution of `m = n1 n2` points (the step between [`chirp_pad`] and
+/// [`chirp_trim`]), its forward FFT's second half: [`fft_split_cols`] (forward, after a
+/// forward [`fft_split_rows`]) times the filter `chirp[n + k]` (conjugated for an `Inverse`
+/// transform), `chirp` = [`bluestein_chirp`]`(n)`. Accesses `(Read x, Write y, Read tw, Read chirp)` with
+/// `tw` = [`twiddles`]`(n1)`.
+pub(crate) fn fft_split_cols_filtered<T: FftReal>(
+    n: usize,
+    (n1, n2): (usize, usize),
+    direction: Direction,
+) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    let m = n1 * n2;
+    Columns {
+        n: n1,
+        inverse: false,
+        scale: 1.0,
+        twiddle: Twiddle::Filter {
+            off: n,
+            conj: direction == Direction::Inverse,
+        },
+        group: n2,
+        src: [m, n1, 1],
+        dst: [m, 1, n2],
+    }
+    .call::<T>(Family::C2cInto)
+}
+
 /// Whether a column FFT of length `n` is a Bluestein call when its tables are made by
 /// [`column_tables`]: every length a GPU does not take by Stockham ([`gpu_supports`]).
 fn uses_bluestein(n: usize, dtype: DType) -> bool {
@@ -337,6 +416,11 @@ enum Twiddle {
     Split {
         big_n: usize,
     },
+    /// Output `kpos`: `tab[off + kpos]`, conjugated with `conj` (Bluestein's filter).
+    Filter {
+        off: usize,
+        conj: bool,
+    },
 }
 
 /// A column FFT call's geometry (see `shaders/fft.wgsl`): column `c`'s element `i` is at
@@ -380,6 +464,7 @@ impl Columns {
             Twiddle::None => (0, 0, 0),
             Twiddle::FourStep { big_n, col0 } => (1, big_n, col0),
             Twiddle::Split { big_n } => (2, big_n, 0),
+            Twiddle::Filter { conj, .. } => (if conj { 4 } else { 3 }, 0, 0),
         };
         let big_b = if big_n > 0 { four_step_split(big_n) } else { 1 };
         let bluestein = matches!(family, Family::Bluestein | Family::BluesteinInto);
@@ -388,7 +473,11 @@ impl Columns {
         } else {
             0
         };
-        let tab_off = if bluestein { self.n + m } else { 0 };
+        let tab_off = match self.twiddle {
+            Twiddle::Filter { off, .. } => off,
+            _ if bluestein => self.n + m,
+            _ => 0,
+        };
         let mut params = vec![
             u32_param(self.n),
             Scalar::U32(u32::from(self.inverse)),
@@ -717,6 +806,8 @@ pub(crate) enum Family {
     C2cInto,
     /// Bluestein out of place.
     BluesteinInto,
+    /// Bluestein's pad and trim steps for long convolutions.
+    Chirp,
     R2c,
     C2r,
     Transpose,
@@ -731,6 +822,7 @@ impl Family {
             Family::Bluestein => "fft_bluestein",
             Family::C2cInto => "fft_c2c_into",
             Family::BluesteinInto => "fft_bluestein_into",
+            Family::Chirp => "fft_chirp",
             Family::R2c => "fft_r2c",
             Family::C2r => "fft_c2r",
             Family::Transpose | Family::TransposeFirst => "fft_transpose",
@@ -758,6 +850,7 @@ pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
         Family::Bluestein,
         Family::C2cInto,
         Family::BluesteinInto,
+        Family::Chirp,
         Family::R2c,
         Family::C2r,
         Family::Transpose,
@@ -765,9 +858,11 @@ pub fn kernel_by_name(name: &str, dtype: DType) -> Option<Kernel> {
     .into_iter()
     .find(|f| f.name() == name)?;
     let ok = match family {
-        Family::C2c | Family::Bluestein | Family::C2cInto | Family::BluesteinInto => {
-            matches!(dtype, DType::C32 | DType::C64)
-        }
+        Family::C2c
+        | Family::Bluestein
+        | Family::C2cInto
+        | Family::BluesteinInto
+        | Family::Chirp => matches!(dtype, DType::C32 | DType::C64),
         Family::R2c | Family::C2r => matches!(dtype, DType::F32 | DType::F64),
         Family::Transpose | Family::TransposeFirst => true,
     };
@@ -796,6 +891,7 @@ fn build(family: Family, d: DType) -> Kernel {
     let b = match family {
         Family::C2c | Family::Bluestein => b.read_write(d).read(d).read(d),
         Family::C2cInto | Family::BluesteinInto => b.read(d).write(d).read(d).read(d),
+        Family::Chirp => b.read(d).write(d).read(d),
         Family::R2c => b.read(d).write(complex_of(d)).read(complex_of(d)),
         Family::C2r => b.read(complex_of(d)).write(d).read(complex_of(d)),
         Family::Transpose => b.read(d).read_write(d),
@@ -807,6 +903,7 @@ fn build(family: Family, d: DType) -> Kernel {
             let b = (0..5).fold(b, |b, _| b.param(DType::U32)).param(real_of(d));
             (0..10).fold(b, |b, _| b.param(DType::U32))
         }
+        Family::Chirp => (0..4).fold(b, |b, _| b.param(DType::U32)).param(real_of(d)),
         Family::R2c | Family::C2r => (0..5).fold(b, |b, _| b.param(DType::U32)).param(d),
     };
     b.cost(move |l: &Launch<'_>| cost(family, l))
@@ -843,6 +940,10 @@ fn cost(family: Family, l: &Launch<'_>) -> Cost {
                 bytes: bytes + l.shapes[0].bytes() as f64,
             }
         }
+        Family::Chirp => Cost {
+            flops: 6.0 * l.shapes[1].len() as f64,
+            bytes,
+        },
         Family::Bluestein | Family::BluesteinInto => {
             // Two transforms of length m per column, and three pointwise products.
             let (n, m) = (p(l, 0).max(1), p(l, 6).max(1));
@@ -889,6 +990,22 @@ fn check(family: Family, l: &Launch<'_>) -> Result<(), KernelError> {
         }
         Family::C2c | Family::Bluestein | Family::C2cInto | Family::BluesteinInto => {
             return check_columns(family, l).map_or(Ok(()), bad);
+        }
+        Family::Chirp => {
+            let (n, m, pad) = (p(l, 0), p(l, 1), p(l, 3) != 0);
+            let (src, dst) = (l.shapes[0].len(), l.shapes[1].len());
+            let (a, b) = if pad { (n, m) } else { (m, n) };
+            if n == 0 || m < n || !src.is_multiple_of(a) || dst != src / a * b {
+                return bad(format!(
+                    "columns of {a} points in {src} elements to columns of {b} in {dst}"
+                ));
+            }
+            if l.shapes[2].len() < n {
+                return bad(format!(
+                    "the chirp has {} entries, the length is {n}",
+                    l.shapes[2].len()
+                ));
+            }
         }
         Family::R2c | Family::C2r => {
             let n = p(l, 0);
@@ -986,6 +1103,15 @@ fn check_columns(family: Family, l: &Launch<'_>) -> Option<String> {
     }
     if mode == 0 {
         return None;
+    }
+    if mode == 3 || mode == 4 {
+        // Bluestein's filter: one entry per output position.
+        let need = tab_off + footprint(di, ds) + 1;
+        return (tab < need).then(|| {
+            format!(
+                "the filter table has {tab} entries; positions up to {need} from {tab_off} are read"
+            )
+        });
     }
     // The largest exponent: (col0 + last group) * (largest output position) for the
     // four-step twiddle, (group - 1) (n - 1) for the split one.

@@ -43,6 +43,11 @@ pub(crate) fn source(family: Family, real: DType) -> String {
         Family::Transpose | Family::TransposeFirst => {
             return shaders::with_dtype(shaders::FFT_TRANSPOSE, real);
         }
+        Family::Chirp => {
+            let mut s = prelude(real);
+            s.push_str(shaders::FFT_CHIRP);
+            return s;
+        }
     };
     let mut s = prelude(real);
     s.push_str(shaders::FFT);
@@ -70,6 +75,32 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
                 u64::from(u(l, 2)) <= max && u64::from(u(l, 3)) <= max
             });
         return GpuKernel::from_variant(v);
+    }
+    if family == Family::Chirp {
+        let real = if dtype == DType::C64 {
+            DType::F64
+        } else {
+            DType::F32
+        };
+        let len = |l: &Launch<'_>| l.shapes[1].len();
+        let v = GpuVariant::wgsl("pointwise", source(family, real), family.name()).dispatch(
+            Dispatch::Custom(std::sync::Arc::new(move |l: &Launch<'_>| {
+                crate::kernels::fold_groups(len(l).div_ceil(64) as u64)
+            })),
+        );
+        return GpuKernel::from_variant(v)
+            .bindings([0, 4, 2], 3)
+            .uniform(move |l| {
+                let len = Scalar::U32(u32::try_from(len(l)).unwrap_or(u32::MAX));
+                encode_uniform(&[
+                    l.params[0],
+                    l.params[1],
+                    len,
+                    l.params[2],
+                    l.params[3],
+                    l.params[4],
+                ])
+            });
     }
     let (real, complex) = match dtype {
         DType::C64 | DType::F64 => (DType::F64, DType::C64),
@@ -128,6 +159,7 @@ mod tests {
             Family::Bluestein,
             Family::C2cInto,
             Family::BluesteinInto,
+            Family::Chirp,
             Family::R2c,
             Family::C2r,
         ] {
