@@ -309,7 +309,7 @@ where
     let scale = 1.0 / n as f64;
     rt.datadeps(|r| {
         r.spawn(
-            k::fft_bluestein::<T>(n, Direction::Inverse, scale),
+            k::fft_bluestein::<T>(n, Direction::Inverse, scale, None),
             (ReadWrite(&c), Read(&tw), Read(&chirp)),
         );
     })
@@ -426,6 +426,9 @@ fn long_1d_four_step_with_split_factors_on_lavapipe_alone() {
     };
     one_d::<f32>(&rt, &Scope::all(), 1 << 21, 1 << 19, None, false);
     one_d::<f64>(&rt, &Scope::all(), 1 << 19, 100_000, Some(3), false);
+    // Four-step of one-pass Bluestein factors (the first with its four-step twiddle).
+    one_d::<f32>(&rt, &Scope::all(), 600, 250, Some(3), true);
+    one_d::<f64>(&rt, &Scope::all(), 300, 300, None, true);
     one_d::<f32>(&rt, &Scope::all(), 1_000_000, 300_000, None, false);
 }
 
@@ -669,14 +672,55 @@ fn bad_shapes_and_unsupported_lengths_are_errors() {
         e.to_string().contains("not a multiple of the length 4"),
         "{e}"
     );
-    // Lengths no GPU runs (Bluestein would pad 600 c32 to 2048 > 1024 points, 300 c64 to
-    // 1024 > 512), with only a GPU in scope.
+    // Lengths no GPU runs: primes whose Bluestein convolution is longer than two passes
+    // (above 2^19 points for c32, 2^17 for c64), with only a GPU in scope.
     if let Some(g) = common::gpu_runtime() {
-        let x = DArray::from_vec(&g, 600, 1, random::<f32>(600, 4), Blocks::new(600, 1));
+        let is_prime = |n: usize| {
+            n > 1
+                && (2..)
+                    .take_while(|d| d * d <= n)
+                    .all(|d| !n.is_multiple_of(d))
+        };
+        let p = ((1 << 19)..).find(|&n| is_prime(n)).unwrap();
+        let x = DArray::from_vec(&g, p, 1, random::<f32>(p, 4), Blocks::new(p, 1));
         let e = fft::fft(&x, Direction::Forward, Norm::Backward, &Scope::all()).unwrap_err();
         assert!(matches!(e, Error::NoProcessor { .. }), "{e}");
-        let x = DArray::from_vec(&g, 300, 1, random::<f64>(300, 4), Blocks::new(300, 1));
+        let p = ((1 << 17)..).find(|&n| is_prime(n)).unwrap();
+        let x = DArray::from_vec(&g, p, 1, random::<f64>(p, 4), Blocks::new(p, 1));
         let e = fft::fft(&x, Direction::Forward, Norm::Backward, &Scope::all()).unwrap_err();
         assert!(matches!(e, Error::NoProcessor { .. }), "{e}");
     }
+}
+
+/// [`fft::target_for`]: a GPU-only scope gets a GPU plan; beside the CPU, a software adapter
+/// (lavapipe, whose work runs on the host's cores) does not count, so the CPU plan (two passes
+/// of whole lines for 2D) is chosen; `plan_for` then plans every length.
+#[test]
+fn plan_targets_follow_the_scope_and_the_model() {
+    let Some(rt) = common::mixed_runtime() else {
+        return;
+    };
+    assert_eq!(fft::target_for(&rt, &Scope::any_gpu()), Target::Gpu);
+    assert_eq!(fft::target_for(&rt, &Scope::cpu()), Target::Cpu);
+    assert_eq!(fft::target_for(&rt, &Scope::all()), Target::Cpu);
+    let p = fft::plan_for(
+        &rt,
+        &Scope::all(),
+        &[4096, 4096],
+        Direction::Forward,
+        Norm::Backward,
+        tessera::DType::C32,
+    )
+    .unwrap();
+    assert_eq!(p.algorithm(), fft::Algorithm::Lines, "{p}");
+    let p = fft::plan_for(
+        &rt,
+        &Scope::any_gpu(),
+        &[4096, 4096],
+        Direction::Forward,
+        Norm::Backward,
+        tessera::DType::C32,
+    )
+    .unwrap();
+    assert_eq!(p.target(), Target::Gpu, "{p}");
 }

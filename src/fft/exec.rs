@@ -117,8 +117,11 @@ where
             .passes()
             .iter()
             .map(|p| match *p {
-                Pass::Columns { n, four_step, .. } => Some(match bluestein(&plan, n, four_step) {
-                    Some(m) => (twiddles::<T>(rt, m), Some(bluestein_chirp::<T>(rt, n))),
+                Pass::Columns { n, four_step, .. } => Some(match bluestein(&plan, n) {
+                    Some(_) => {
+                        let (tw, tab) = column_tables::<T>(rt, n, four_step);
+                        (tw, Some(tab))
+                    }
                     None => (
                         twiddles::<T>(rt, n),
                         four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
@@ -554,21 +557,17 @@ where
                         let Some((tw, big)) = &self.tables[i] else {
                             unreachable!("a Columns pass has its tables")
                         };
-                        let by_bluestein = bluestein(&self.plan, n, four_step).is_some();
+                        let by_bluestein = bluestein(&self.plan, n).is_some();
                         for seg in &segs {
                             let scale = if scaled { scale } else { 1.0 };
+                            let four_step = four_step.map(|big_n| FourStep {
+                                big_n,
+                                col0: seg.start / n,
+                            });
                             let call = if by_bluestein {
-                                fft_bluestein::<T>(n, direction, scale)
+                                fft_bluestein::<T>(n, direction, scale, four_step)
                             } else {
-                                fft_cols::<T>(
-                                    n,
-                                    direction,
-                                    scale,
-                                    four_step.map(|big_n| FourStep {
-                                        big_n,
-                                        col0: seg.start / n,
-                                    }),
-                                )
+                                fft_cols::<T>(n, direction, scale, four_step)
                             };
                             r.spawn(
                                 call,
@@ -665,8 +664,8 @@ where
 
 /// The padded length `m` when a GPU plan's column pass of length `n` runs by Bluestein's
 /// algorithm ([`fft_bluestein`], whose CPU half is rustfft as [`fft_cols`]'s is).
-fn bluestein(plan: &FftPlan, n: usize, four_step: Option<usize>) -> Option<usize> {
-    if plan.target() == Target::Gpu && four_step.is_none() {
+fn bluestein(plan: &FftPlan, n: usize) -> Option<usize> {
+    if plan.target() == Target::Gpu {
         bluestein_len(n, plan.dtype())
     } else {
         None

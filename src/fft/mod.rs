@@ -62,18 +62,63 @@ pub use real::{irfft_cols, rfft_cols};
 
 use crate::array::DArray;
 use crate::error::Result;
+use crate::kernels::Cost;
 use crate::kernels::fft::FftReal;
 use crate::runtime::Runtime;
 use crate::runtime::processor::Processor;
 use crate::runtime::scope::Scope;
 
-/// The plan target for `scope` on `rt`: the CPU's when the CPU is in scope (it runs every
-/// length), the GPUs' otherwise.
+/// The plan target for `scope` on `rt`: [`Target::Gpu`] when the scope has GPUs and, with
+/// the CPU in scope too, when the GPUs (not counting software adapters, whose work runs on the
+/// host's cores) would transform faster than the CPU by the performance model's rooflines
+/// ([`Runtime::roofline_seconds`] on a batch of 1024-point columns); [`Target::Cpu`]
+/// otherwise. A GPU plan's tasks still run on any processor in scope, the CPU included; a CPU
+/// plan's 2D passes run on the CPU only (two passes over memory instead of four).
 pub fn target_for(rt: &Runtime, scope: &Scope) -> Target {
-    if rt.scope_processors(scope).contains(&Processor::Cpu) {
-        Target::Cpu
-    } else {
+    let procs = rt.scope_processors(scope);
+    if !procs.contains(&Processor::Cpu) {
+        return Target::Gpu;
+    }
+    let (n, cols) = (1024, 1024);
+    let cost = Cost {
+        flops: crate::kernels::fft::flops(n, cols),
+        bytes: 4.0 * (n * cols * 8) as f64,
+    };
+    let rate = |p: Processor| 1.0 / rt.roofline_seconds(p, cost);
+    let gpus: f64 = procs
+        .iter()
+        .filter(|&&p| p != Processor::Cpu && !rt.shares_host_cores(p))
+        .map(|&p| rate(p))
+        .sum();
+    if gpus > rate(Processor::Cpu) {
         Target::Gpu
+    } else {
+        Target::Cpu
+    }
+}
+
+/// The plan [`fft`], [`fft2`] and [`fft3`] use for `dims` on `scope` ([`FftPlan::cached`]):
+/// for [`target_for`]'s target, or the CPU's when that is a GPU plan for lengths no GPU
+/// takes and the CPU is in scope.
+///
+/// # Errors
+/// As [`FftPlan::new`].
+pub fn plan_for(
+    rt: &Runtime,
+    scope: &Scope,
+    dims: &[usize],
+    direction: Direction,
+    norm: Norm,
+    dtype: crate::DType,
+) -> Result<std::sync::Arc<FftPlan>> {
+    let target = target_for(rt, scope);
+    match FftPlan::cached(dims, direction, norm, dtype, target) {
+        Err(crate::Error::NoProcessor { .. })
+            if target == Target::Gpu && rt.scope_processors(scope).contains(&Processor::Cpu) =>
+        {
+            FftPlan::cached(dims, direction, norm, dtype, Target::Cpu)
+        }
+        p => p,
     }
 }
 
@@ -108,8 +153,7 @@ pub fn fft<T: FftReal>(
 where
     Complex<T>: Element,
 {
-    let target = target_for(x.runtime(), scope);
-    let plan = FftPlan::cached(&[x.rows()], direction, norm, T::COMPLEX, target)?;
+    let plan = plan_for(x.runtime(), scope, &[x.rows()], direction, norm, T::COMPLEX)?;
     execute(&plan, x, scope)
 }
 
@@ -144,8 +188,14 @@ pub fn fft2<T: FftReal>(
 where
     Complex<T>: Element,
 {
-    let target = target_for(x.runtime(), scope);
-    let plan = FftPlan::cached(&[x.rows(), x.cols()], direction, norm, T::COMPLEX, target)?;
+    let plan = plan_for(
+        x.runtime(),
+        scope,
+        &[x.rows(), x.cols()],
+        direction,
+        norm,
+        T::COMPLEX,
+    )?;
     execute(&plan, x, scope)
 }
 
@@ -180,7 +230,6 @@ pub fn fft3<T: FftReal>(
 where
     Complex<T>: Element,
 {
-    let target = target_for(x.runtime(), scope);
-    let plan = FftPlan::cached(&dims, direction, norm, T::COMPLEX, target)?;
+    let plan = plan_for(x.runtime(), scope, &dims, direction, norm, T::COMPLEX)?;
     execute(&plan, x, scope)
 }

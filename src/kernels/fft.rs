@@ -186,17 +186,24 @@ where
     Columns::contiguous(n, direction, scale, four_step).call::<T>(Family::C2c)
 }
 
-/// Batched FFT of every column of an `n x cols` complex tile, in place, then a multiplication
-/// by `scale`: the same transform as [`fft_cols`] without a four-step twiddle, for lengths `n`
-/// that are not powers of two. Accesses `(ReadWrite x, Read tw, Read tab)`: `tw` is
-/// [`twiddles`]`(m)` and `tab` is [`bluestein_chirp`]`(n)`, with `m` = [`bluestein_len`]`(n)`
-/// (GPUs read them; the CPU half runs rustfft on the columns). A GPU runs it by Bluestein's
-/// algorithm in workgroup memory; lengths without a [`bluestein_len`] run on the CPU only.
+/// Batched FFT of every column of an `n x cols` complex tile, in place, then (with
+/// `four_step`) the four-step twiddle, then a multiplication by `scale`: the same transform as
+/// [`fft_cols`], for lengths `n` that are not powers of two. Accesses
+/// `(ReadWrite x, Read tw, Read tab)` with `(tw, tab)` = [`column_tables`]`(n, big_n)`:
+/// [`twiddles`]`(m)` and [`bluestein_chirp`]`(n)` followed by the four-step tables, with `m` =
+/// [`bluestein_len`]`(n)` (GPUs read them; the CPU half runs rustfft on the columns). A GPU
+/// runs it by Bluestein's algorithm in workgroup memory; lengths without a [`bluestein_len`]
+/// run on the CPU only.
 ///
 /// # Panics
 /// If `n` is zero, a power of two, or above `u32::MAX`.
 #[track_caller]
-pub fn fft_bluestein<T: FftReal>(n: usize, direction: Direction, scale: f64) -> KernelCall
+pub fn fft_bluestein<T: FftReal>(
+    n: usize,
+    direction: Direction,
+    scale: f64,
+    four_step: Option<FourStep>,
+) -> KernelCall
 where
     Complex<T>: Element,
 {
@@ -204,7 +211,7 @@ where
         n > 0 && !n.is_power_of_two(),
         "Bluestein's algorithm is for lengths that are not powers of two, not {n}"
     );
-    Columns::contiguous(n, direction, scale, None).call::<T>(Family::Bluestein)
+    Columns::contiguous(n, direction, scale, four_step).call::<T>(Family::Bluestein)
 }
 
 /// The first half of a column FFT of `n1 n2` points split in two (for columns longer than a

@@ -392,6 +392,26 @@ impl Runtime {
         }
     }
 
+    /// Seconds processor `p` is predicted to take for work of `cost` spread over all of its
+    /// slots, by the performance model's roofline: the best rates measured there so far (the
+    /// device type's guess before any), without link times. For choices made before any task
+    /// exists (an FFT plan's layout, say); placement predicts each task on its own.
+    ///
+    /// # Panics
+    /// If the runtime has no such processor.
+    #[track_caller]
+    pub fn roofline_seconds(&self, p: Processor, cost: crate::kernels::Cost) -> f64 {
+        let sh = self.shared();
+        let i = p.index();
+        assert!(
+            i < sh.perf.len(),
+            "no processor {p}: the runtime has {} GPUs",
+            sh.devices.len()
+        );
+        let slots = sh.procs[i].as_ref().map_or(1, |q| q.slots.max(1));
+        sh.perf[i].roofline_time(cost) / slots as f64
+    }
+
     /// Whether processor `p` is a software adapter that runs on the host's cores (lavapipe,
     /// WARP, SwiftShader): its work competes with the CPU pool's.
     pub fn shares_host_cores(&self, p: Processor) -> bool {

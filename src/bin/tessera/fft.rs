@@ -88,8 +88,15 @@ where
     Complex<T>: Element,
 {
     let x = input::<T>(rt, dims, 7);
-    let target = fft::target_for(rt, scope);
-    let plan = FftPlan::new(dims, Direction::Forward, Norm::Backward, T::COMPLEX, target)?;
+    let plan = fft::plan_for(
+        rt,
+        scope,
+        dims,
+        Direction::Forward,
+        Norm::Backward,
+        T::COMPLEX,
+    )?;
+    let plan: FftPlan = (*plan).clone();
     println!("{plan}");
     println!(
         "processors: {}",
@@ -114,7 +121,13 @@ where
         println!("{}", t.summary());
     }
     if o.check {
-        let inv = FftPlan::new(dims, Direction::Inverse, Norm::Backward, T::COMPLEX, target)?;
+        let inv = FftPlan::new(
+            dims,
+            Direction::Inverse,
+            Norm::Backward,
+            T::COMPLEX,
+            plan.target(),
+        )?;
         let back = fft::execute(&inv, &y, scope)?.to_vec()?;
         let err = rel_err(&back, &x.to_vec()?);
         let n: usize = dims.iter().product();
@@ -186,10 +199,15 @@ where
     let (reference, rustfft_secs) = rustfft_nd(&host, dims, o.reps.max(1));
     for s in o.scopes {
         let scope = crate::run::parse_scope(s)?;
-        let target = fft::target_for(rt, &scope);
-        let plan = match FftPlan::new(dims, Direction::Forward, Norm::Backward, T::COMPLEX, target)
-        {
-            Ok(p) => p,
+        let plan = match fft::plan_for(
+            rt,
+            &scope,
+            dims,
+            Direction::Forward,
+            Norm::Backward,
+            T::COMPLEX,
+        ) {
+            Ok(p) => (*p).clone(),
             Err(e) => {
                 println!("{label:>14}  {s}: {e}");
                 continue;
