@@ -724,3 +724,14 @@ fn plan_targets_follow_the_scope_and_the_model() {
     .unwrap();
     assert_eq!(p.target(), Target::Gpu, "{p}");
 }
+
+/// Split and long-Bluestein passes spread over three virtual GPUs (each panel's tasks go
+/// wherever the scheduler puts them, its data moving between devices).
+#[test]
+fn split_and_long_bluestein_passes_on_three_gpus() {
+    let Some(rt) = common::three_gpu_runtime() else {
+        return;
+    };
+    n_d_for::<f32>(&rt, &Scope::all(), &[2048, 6], (700, 3), 6, Target::Gpu);
+    n_d_for::<f64>(&rt, &Scope::all(), &[4, 263], (4, 50), 4, Target::Gpu);
+}

@@ -9,7 +9,13 @@
 //! realfft) and GPUs (a Stockham FFT in workgroup memory, radix 8/4/2, for power-of-two lengths
 //! up to [`gpu_max_len`](crate::kernels::fft::gpu_max_len), and Bluestein's algorithm for other
 //! lengths up to about half that, see [`bluestein_len`](crate::kernels::fft::bluestein_len)).
-//! Tile kernels are in [`crate::kernels::fft`].
+//! On GPUs, longer columns take two passes over strided columns ([`Pass::SplitRows`],
+//! [`Pass::SplitCols`]: the four-step method inside each column, without transposes), and
+//! lengths with a prime factor too large for that take Bluestein's algorithm over passes
+//! ([`Pass::Bluestein`]), so a GPU transforms any length up to
+//! `gpu_max_len^2 / 2` points per dimension (2^19 for `c32`), and 1D vectors far beyond by the
+//! four-step method. [`target_for`] picks the plan for a scope. Tile kernels are in
+//! [`crate::kernels::fft`].
 //!
 //! Algorithms: Stockham autosort FFT (Van Loan, *Computational Frameworks for the Fast Fourier
 //! Transform*, SIAM 1992, §1.7); four-step FFT (D. H. Bailey, "FFTs in external or hierarchical

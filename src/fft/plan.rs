@@ -47,7 +47,8 @@ impl Norm {
 
 /// Which processors a plan is made for: it decides the pass lengths (a GPU transforms columns
 /// of at most [`gpu_max_len`] points in one pass: powers of two by Stockham, other lengths up
-/// to about half that by Bluestein's algorithm, see [`bluestein_len`](crate::kernels::fft::bluestein_len)).
+/// to about half that by Bluestein's algorithm, see [`bluestein_len`](crate::kernels::fft::bluestein_len);
+/// longer columns in two split passes or by Bluestein's algorithm over passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// The CPU only: any pass length (rustfft).
@@ -200,9 +201,11 @@ impl FftPlan {
     /// # Errors
     /// [`Error::ShapeMismatch`] for no dimension, more than three, a zero length, or a real
     /// `dtype`; [`Error::NoProcessor`] when `target` is [`Target::Gpu`] and a length is not
-    /// one a GPU can run (non-powers of two without a [`bluestein_len`](crate::kernels::fft::bluestein_len), i.e. above 512 points
-    /// for `C32` and 256 for `C64`, and multi-dimensional lengths above [`gpu_max_len`]): plan
-    /// for [`Target::Cpu`].
+    /// one a GPU can run: a dimension of an N-D array, or a 1D length that is not a product of
+    /// two such, must take one pass (see [`gpu_runs`](crate::kernels::fft::gpu_runs)), two
+    /// passes (a product of two one-pass lengths), or Bluestein's algorithm over passes (up to
+    /// [`gpu_max_len`]`^2 / 2` points: 2^19 for `C32`, 2^17 for `C64`). Plan for
+    /// [`Target::Cpu`] then.
     pub fn new(
         dims: &[usize],
         direction: Direction,

@@ -1,5 +1,8 @@
 //! FFT tile kernels: the batched column FFT of a complex tile ([`fft_cols`], with an optional
-//! four-step twiddle and a scale), the blocked transpose between FFT passes ([`transpose`]),
+//! four-step twiddle and a scale), its two halves for columns longer than a GPU takes in one
+//! pass ([`fft_split_rows`], [`fft_split_cols`]), Bluestein's pad and trim steps for long
+//! convolutions ([`chirp_pad`], [`chirp_trim`]), the blocked transpose between FFT passes
+//! ([`transpose`]),
 //! the real-to-complex / complex-to-real column transforms ([`rfft_cols`], [`irfft_cols`]), and,
 //! CPU only, the transforms of whole rows or columns gathered from many tiles ([`fft_lines`]).
 //! What [`crate::fft`]'s 1D, 2D and 3D transforms are made of.
@@ -8,7 +11,8 @@
 //! memory (`shaders/fft*.wgsl`): one workgroup per column, power-of-two lengths up to
 //! [`gpu_max_len`]; [`fft_bluestein`] runs other lengths `n` on a GPU by Bluestein's chirp-z
 //! algorithm (L. Bluestein, 1970) as two Stockham transforms of length [`bluestein_len`]`(n)`
-//! in the same workgroup. A call outside those ranges is placed on the CPU. Twiddle factors are
+//! in the same workgroup; the split halves run either per factor. A call outside those ranges
+//! is placed on the CPU. Twiddle factors are
 //! computed in f64 on the host and passed as `Read` chunks ([`twiddles`],
 //! [`four_step_twiddles`]), so they flow through datadeps and stay resident on a device.
 //!
@@ -110,8 +114,8 @@ impl FftReal for f64 {
 
 /// The longest column a GPU transforms in one pass for complex element type `dtype` (a power
 /// of two; two columns of it fill 16 KiB of workgroup memory, the WebGPU minimum): 1024 for
-/// `C32`, 512 for `C64`. Longer or non-power-of-two columns run on the CPU, or are split by
-/// the four-step method at the [`crate::fft`] level.
+/// `C32`, 512 for `C64`. Longer columns are split in two passes ([`fft_split_rows`],
+/// [`fft_split_cols`]) at the [`crate::fft`] level, or run on the CPU.
 pub fn gpu_max_len(dtype: DType) -> usize {
     match dtype {
         DType::C64 | DType::F64 => 512,
