@@ -1,17 +1,28 @@
 // fft.wgsl: batched complex FFT of the columns of a tile, one column per workgroup, by the
-// Stockham autosort algorithm in workgroup memory (radix 8, 4 and 2 stages), the common part of
-// the FFT shaders. The entry points are in fft_c2c.wgsl, fft_r2c.wgsl and fft_c2r.wgsl, each
-// appended to this file with its own data bindings.
+// Stockham autosort algorithm in workgroup memory (mixed radix: 8, 4 and 2 stages, then 3 and
+// 5 stages), the common part of the FFT shaders. The entry points are in fft_c2c.wgsl,
+// fft_bluestein.wgsl, fft_r2c.wgsl and fft_c2r.wgsl, each appended to this file with its own
+// data bindings.
 //
-// Computes, for a column x of length n (a power of two, n <= MAXN):
+// Computes, for a column x of length n = 2^a 3^b 5^c <= MAXN:
 //   X[k] = sum_j x[j] w^(j k),  w = exp(-2 pi i / n) (forward) or exp(+2 pi i / n) (inverse),
 // then, when a four-step twiddle is asked for (p.big_n > 0), X[k] *= exp(-+2 pi i (col0 + c) k /
 // big_n) for column c of the tile, and finally X[k] *= p.scale.
 //
 // Stockham radix-R stage with sub-transform length p (Van Loan, "Computational Frameworks for
-// the FFT", 1992, section 1.7; the indexing of E. Bainville's OpenCL FFT): for t < n/R, with
-// k = t mod p: u_r = in[t + r n/R] w_(R p)^(r k), u = DFT_R(u), out[(t - k) R + k + r p] = u_r.
-// The stages ping-pong between the two halves of `buf`; no bit reversal is needed.
+// the FFT", 1992, sections 1.7 and 2.3; the indexing of E. Bainville's OpenCL FFT): for
+// t < n/R, with k = t mod p: u_r = in[t + r n/R] w_(R p)^(r k), u = DFT_R(u),
+// out[(t - k) R + k + r p] = u_r. Before the stage, `in` holds n/p contiguous blocks of length
+// p, block b the length-p DFT of the points x[b + (n/p) l], l < p; with t = k + p m, the stage
+// merges the R blocks m + r n/(R p), r < R (n/R apart in `in`), whose points together are
+// x[m + (n/(R p)) l], l < R p, into block m of length R p of `out` (the radix-R step of the
+// decimation-in-time split). This needs only that R divides the remaining length n/p: then the
+// block spacing n/(R p) is an integer and w_(R p)^(r k) = w_n^(r k n/(R p)) is entry
+// r k tstep < n of the table (tstep = n/(R p) below). So mixed radices are valid in any order
+// as long as each divides the remaining length, which `radix_for` guarantees for
+// n = 2^a 3^b 5^c (the only lengths the host runs here; checked against the naive DFT for all
+// of tests/fft.rs's lengths). The stages ping-pong between the two halves of `buf`; no digit
+// reversal is needed.
 //
 // Layout: a tile is column-major; column c of the batch is x[c n .. c n + n].
 // The host prepends a prelude (src/gpu/kernels/fft.rs) defining `alias R` (f32 or f64),
@@ -63,7 +74,11 @@ fn rot(z: C, inverse: bool) -> C {
     return C(z.y, -z.x);
 }
 
-// The radix to use when `rest` = n / p points remain: 8 while it divides, then 4, then 2.
+// The radix to use when `rest` = n / p points remain: 8 while it divides, then 4, then 2; then
+// 3 while it divides, then 5. Each returned radix divides `rest` when rest = 2^a 3^b 5^c (the
+// only lengths the host asks for; any other rest still ends the loop, as p grows each stage).
+// Any order would do (see the header); this one keeps the power-of-two stages as for a power of
+// two n.
 fn radix_for(rest: u32) -> u32 {
     if (rest % 8u == 0u) {
         return 8u;
@@ -71,7 +86,51 @@ fn radix_for(rest: u32) -> u32 {
     if (rest % 4u == 0u) {
         return 4u;
     }
-    return 2u;
+    if (rest % 2u == 0u) {
+        return 2u;
+    }
+    if (rest % 3u == 0u) {
+        return 3u;
+    }
+    return 5u;
+}
+
+// A radix-3 butterfly on u[0..3], in place, outputs in natural order. With w = exp(-+2 pi i / 3)
+// = -1/2 -+ i sqrt(3)/2: X1,2 = u0 - (u1 + u2) / 2 +- (s i) (sqrt(3)/2) (u1 - u2), s as in `rot`.
+fn dft3(u: ptr<function, array<C, 8>>, inverse: bool) {
+    let s3 = R(0.86602540378443864676); // sin(2 pi / 3)
+    let a = (*u)[1] + (*u)[2];
+    let b = rot(((*u)[1] - (*u)[2]) * s3, inverse);
+    let c = (*u)[0] - a * R(0.5);
+    (*u)[0] = (*u)[0] + a;
+    (*u)[1] = c + b;
+    (*u)[2] = c - b;
+}
+
+// A radix-5 butterfly on u[0..5], in place, outputs in natural order (Winograd-style pairing of
+// u_j with u_(5-j)): with a_j = u_j + u_(5-j), b_j = u_j - u_(5-j), c_j = cos(2 pi j / 5),
+// s_j = sin(2 pi j / 5),
+//   X1,4 = u0 + c1 a1 + c2 a2 +- (s i) (s1 b1 + s2 b2),
+//   X2,3 = u0 + c2 a1 + c1 a2 +- (s i) (s2 b1 - s1 b2),   s as in `rot`.
+fn dft5(u: ptr<function, array<C, 8>>, inverse: bool) {
+    let c1 = R(0.30901699437494742410); // cos(2 pi / 5)
+    let c2 = R(-0.80901699437494742410); // cos(4 pi / 5)
+    let s1 = R(0.95105651629515357212); // sin(2 pi / 5)
+    let s2 = R(0.58778525229247312917); // sin(4 pi / 5)
+    let u0 = (*u)[0];
+    let a1 = (*u)[1] + (*u)[4];
+    let b1 = (*u)[1] - (*u)[4];
+    let a2 = (*u)[2] + (*u)[3];
+    let b2 = (*u)[2] - (*u)[3];
+    let e1 = u0 + a1 * c1 + a2 * c2;
+    let e2 = u0 + a1 * c2 + a2 * c1;
+    let o1 = rot(b1 * s1 + b2 * s2, inverse);
+    let o2 = rot(b1 * s2 - b2 * s1, inverse);
+    (*u)[0] = u0 + a1 + a2;
+    (*u)[1] = e1 + o1;
+    (*u)[4] = e1 - o1;
+    (*u)[2] = e2 + o2;
+    (*u)[3] = e2 - o2;
 }
 
 // A radix-4 butterfly on u[0..4], in place, outputs in natural order.
@@ -86,8 +145,16 @@ fn dft4(u: ptr<function, array<C, 8>>, inverse: bool) {
     (*u)[3] = a1 - b1;
 }
 
-// One butterfly of radix r (2, 4 or 8) on u[0..r], in place, outputs in natural order.
+// One butterfly of radix r (2, 3, 4, 5 or 8) on u[0..r], in place, outputs in natural order.
 fn dft(u: ptr<function, array<C, 8>>, r: u32, inverse: bool) {
+    if (r == 3u) {
+        dft3(u, inverse);
+        return;
+    }
+    if (r == 5u) {
+        dft5(u, inverse);
+        return;
+    }
     if (r == 2u) {
         let a = (*u)[0];
         let b = (*u)[1];

@@ -46,7 +46,8 @@ impl Norm {
 }
 
 /// Which processors a plan is made for: it decides the pass lengths (a GPU transforms columns
-/// of at most [`gpu_max_len`] points in one pass: powers of two by Stockham, other lengths up
+/// of at most [`gpu_max_len`] points in one pass: lengths `2^a 3^b 5^c` by Stockham, see
+/// [`gpu_supports`](crate::kernels::fft::gpu_supports), lengths with another prime factor up
 /// to about half that by Bluestein's algorithm, see [`bluestein_len`](crate::kernels::fft::bluestein_len)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
@@ -155,9 +156,11 @@ impl FftPlan {
     /// # Errors
     /// [`Error::ShapeMismatch`] for no dimension, more than three, a zero length, or a real
     /// `dtype`; [`Error::NoProcessor`] when `target` is [`Target::Gpu`] and a length is not
-    /// one a GPU can run (non-powers of two without a [`bluestein_len`](crate::kernels::fft::bluestein_len), i.e. above 512 points
-    /// for `C32` and 256 for `C64`, and multi-dimensional lengths above [`gpu_max_len`]): plan
-    /// for [`Target::Cpu`].
+    /// one a GPU can run (lengths neither `2^a 3^b 5^c` up to [`gpu_max_len`] nor with a
+    /// [`bluestein_len`](crate::kernels::fft::bluestein_len), i.e. with another prime factor
+    /// and above 512 points for `C32` and 256 for `C64`; 1D lengths above [`gpu_max_len`] that
+    /// are not powers of two; multi-dimensional lengths above [`gpu_max_len`]): plan for
+    /// [`Target::Cpu`].
     pub fn new(
         dims: &[usize],
         direction: Direction,

@@ -71,8 +71,9 @@ fn gpu_plans_keep_every_pass_within_workgroup_memory() {
             assert!(*n <= 512 && n.is_power_of_two(), "{p}");
         }
     }
+    // 1001 = 7 11 13: above Bluestein's 512 and not 2^a 3^b 5^c.
     let e = FftPlan::new(
-        &[1000],
+        &[1001],
         Direction::Forward,
         Norm::Backward,
         DType::C32,
@@ -93,11 +94,11 @@ fn gpu_plans_keep_every_pass_within_workgroup_memory() {
 
 #[test]
 fn gpu_plans_take_bluestein_lengths_in_one_pass() {
-    // 500 c32 pads to 1024 points and 255 c64 to 512: one pass each.
+    // 511 c32 pads to 1024 points and 255 c64 to 512: one pass each.
     for (dims, dtype) in [
-        (&[500][..], DType::C32),
+        (&[511][..], DType::C32),
         (&[255][..], DType::C64),
-        (&[12, 20][..], DType::C32),
+        (&[14, 22][..], DType::C32),
     ] {
         let p = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap();
         assert_eq!(p.algorithm(), Algorithm::Direct, "{p}");

@@ -1,6 +1,9 @@
 //! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_bluestein.wgsl`,
-//! `fft_r2c.wgsl`, `fft_c2r.wgsl`) and `shaders/fft_transpose.wgsl`: Stockham column FFTs in
-//! workgroup memory (Bluestein's chirp-z for other lengths) and the transposed block copy.
+//! `fft_r2c.wgsl`, `fft_c2r.wgsl`) and `shaders/fft_transpose.wgsl`: mixed-radix (8, 4, 2, 3,
+//! 5) Stockham column FFTs in workgroup memory for lengths `2^a 3^b 5^c` ([`gpu_supports`]),
+//! Bluestein's chirp-z for lengths with another prime factor ([`bluestein_len`]), and the
+//! transposed block copy. A variant applies exactly when its length test holds, so each length
+//! has one GPU path (the two tests exclude each other).
 //!
 //! Bindings: complex data = 0, twiddles `w_n^m` = 1, four-step tables = 2, uniform
 //! `Params { n, cols, inverse, big_n, big_b, col0, scale }` = 3, real data = 4 (r2c, c2r).
