@@ -900,7 +900,13 @@ fn mixed_radix_real_transforms_on_lavapipe_alone() {
 
 /// Whether `e` is a task that failed because no processor in its scope could run it.
 fn no_processor(e: &Error) -> bool {
-    matches!(e, Error::Task(t) if matches!(&t.source, tessera::TaskFailure::Runtime(b) if matches!(**b, Error::NoProcessor { .. })))
+    match e {
+        Error::Task(t) => match &t.source {
+            tessera::TaskFailure::Runtime(b) => matches!(**b, Error::NoProcessor { .. }),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Smooth lengths run on the GPU, not by a silent fallback to the CPU: on a runtime of its own

@@ -9,9 +9,10 @@
 //! `2^a 3^b 5^c` up to [`gpu_max_len`] ([`gpu_supports`]), complex and real;
 //! [`fft_bluestein`] runs lengths `n` with another prime factor on a GPU by Bluestein's chirp-z
 //! algorithm (L. Bluestein, 1970) as two power-of-two Stockham transforms of length
-//! [`bluestein_len`]`(n)` in the same workgroup. A call outside those ranges is placed on the CPU. Twiddle factors are
-//! computed in f64 on the host and passed as `Read` chunks ([`twiddles`],
-//! [`four_step_twiddles`]), so they flow through datadeps and stay resident on a device.
+//! [`bluestein_len`]`(n)` in the same workgroup. A call outside those ranges is placed on the
+//! CPU. Twiddle factors are computed in f64 on the host and passed as `Read` chunks
+//! ([`twiddles`], [`four_step_twiddles`]), so they flow through datadeps and stay resident on a
+//! device.
 //!
 //! Sign convention: forward `X[k] = sum_j x[j] exp(-2 pi i j k / n)`, inverse with `+`; neither
 //! scales unless asked (`scale`).
@@ -218,11 +219,12 @@ where
 
 /// Batched FFT of every column of an `n x cols` complex tile, in place, then a multiplication
 /// by `scale`: the same transform as [`fft_cols`] without a four-step twiddle, for lengths `n`
-/// with a prime factor other than 2, 3 and 5 (which [`fft_cols`] runs directly). Accesses `(ReadWrite x, Read tw, Read chirp)`: `tw` is
-/// [`twiddles`]`(m)` and `chirp` is [`bluestein_chirp`]`(n)`, with `m` = [`bluestein_len`]`(n)`
-/// (GPUs read them; the CPU half runs rustfft on the columns). A GPU runs it by Bluestein's
-/// algorithm in workgroup memory; lengths without a [`bluestein_len`] (too long, or
-/// `2^a 3^b 5^c`, for [`fft_cols`]) run on the CPU only.
+/// with a prime factor other than 2, 3 and 5 (the others are [`fft_cols`]'s). Accesses
+/// `(ReadWrite x, Read tw, Read chirp)`: `tw` is [`twiddles`]`(m)` and `chirp` is
+/// [`bluestein_chirp`]`(n)`, with `m` = [`bluestein_len`]`(n)` (GPUs read them; the CPU half
+/// runs rustfft on the columns). A GPU runs it by Bluestein's algorithm in workgroup memory;
+/// lengths without a [`bluestein_len`] (too long, or `2^a 3^b 5^c`, which [`fft_cols`] runs on
+/// a GPU) run on the CPU only.
 ///
 /// # Panics
 /// If `n` is zero, a power of two, or above `u32::MAX`.

@@ -3,7 +3,8 @@
 //! 5) Stockham column FFTs in workgroup memory for lengths `2^a 3^b 5^c` ([`gpu_supports`]),
 //! Bluestein's chirp-z for lengths with another prime factor ([`bluestein_len`]), and the
 //! transposed block copy. A variant applies exactly when its length test holds, so each length
-//! has one GPU path (the two tests exclude each other).
+//! has one GPU path (the two tests exclude each other); the Stockham kernels have a
+//! power-of-two pipeline without the radix-3/5 stages and a mixed-radix one.
 //!
 //! Bindings: complex data = 0, twiddles `w_n^m` = 1, four-step tables = 2, uniform
 //! `Params { n, cols, inverse, big_n, big_b, col0, scale }` = 3, real data = 4 (r2c, c2r).
@@ -80,24 +81,30 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
         _ => (&[0, 4, 1], 1),
     };
     let cols = move |l: &Launch<'_>| l.shapes[real_arg].len() / (u(l, 0).max(1) as usize);
-    let variant = if family == Family::Bluestein {
-        "bluestein"
-    } else {
-        "stockham"
+    let variant = |name: &str, odd: bool| {
+        GpuVariant::wgsl(name, source(family, real), family.name())
+            .constant("ODD_RADICES", if odd { 1.0 } else { 0.0 })
+            .dispatch(Dispatch::Custom(std::sync::Arc::new(
+                move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
+            )))
     };
-    let v = GpuVariant::wgsl(variant, source(family, real), family.name())
-        .dispatch(Dispatch::Custom(std::sync::Arc::new(
-            move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
-        )))
-        .applies(move |l| {
-            let n = u(l, 0) as usize;
-            if family == Family::Bluestein {
-                bluestein_len(n, complex) == Some(u(l, 3) as usize)
-            } else {
-                gpu_supports(n, complex)
-            }
-        });
-    GpuKernel::from_variant(v)
+    // Bluestein's transforms have power-of-two lengths. The Stockham kernels come as two
+    // pipelines, so that powers of two run without the radix-3/5 stages (see ODD_RADICES in
+    // fft.wgsl); together they apply exactly when `gpu_supports` holds.
+    let kernel =
+        if family == Family::Bluestein {
+            GpuKernel::from_variant(variant("bluestein", false).applies(move |l| {
+                bluestein_len(u(l, 0) as usize, complex) == Some(u(l, 3) as usize)
+            }))
+        } else {
+            let pow2 = move |l: &Launch<'_>| (u(l, 0) as usize).is_power_of_two();
+            let supported = move |l: &Launch<'_>| gpu_supports(u(l, 0) as usize, complex);
+            GpuKernel::from_variant(
+                variant("stockham", false).applies(move |l| supported(l) && pow2(l)),
+            )
+            .variant(variant("stockham_mixed", true).applies(move |l| supported(l) && !pow2(l)))
+        };
+    kernel
         .bindings(bindings.iter().copied(), 3)
         .uniform(move |l| {
             let cols = u32::try_from(cols(l)).unwrap_or(u32::MAX);
