@@ -980,3 +980,50 @@ fn mixed_radix_lengths_run_on_the_gpu() {
         .unwrap_err();
     assert!(no_processor(&e), "Bluestein of 12: {e}");
 }
+
+/// `fft_cols` with a four-step twiddle on smooth lengths on lavapipe alone: column `c` of a
+/// tile starting at global column `col0` of a transform of `big_n = n n1` points gets
+/// `X[k] w_big_n^((col0 + c) k)` after its transform, against the naive DFT times that factor.
+#[test]
+fn mixed_radix_tile_kernel_with_four_step_twiddles_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    four_step_cols::<f32>(&rt, 15, 8, 3);
+    four_step_cols::<f32>(&rt, 1000, 6, 2);
+    four_step_cols::<f64>(&rt, 45, 9, 4);
+    four_step_cols::<f64>(&rt, 480, 3, 1);
+}
+
+/// Columns `col0 .. n1` (`n1 - col0` of them) of length `n` of a four-step pass of `n n1` points.
+fn four_step_cols<T: Real>(rt: &Runtime, n: usize, n1: usize, col0: usize)
+where
+    Complex<T>: tessera::Element,
+{
+    let (big_n, cols) = (n * n1, n1 - col0);
+    let x = random::<T>(n * cols, 41 + n as u64);
+    let c = Chunk::from_vec(rt, n, cols, x.clone());
+    let (tw, big) = (
+        k::twiddles::<T>(rt, n),
+        k::four_step_twiddles::<T>(rt, big_n),
+    );
+    let what = format!(
+        "fft_cols {} n={n} four-step {big_n} columns {col0}..{n1}",
+        T::COMPLEX
+    );
+    let four_step = k::FourStep { big_n, col0 };
+    rt.datadeps(|r| {
+        r.spawn(
+            k::fft_cols::<T>(n, Direction::Inverse, 1.0, Some(four_step)),
+            (ReadWrite(&c), Read(&tw), Read(&big)),
+        );
+    })
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut want = dft_cols(&widen(&x), n, Direction::Inverse, 1.0);
+    for (j, col) in want.chunks_mut(n).enumerate() {
+        for (kk, v) in col.iter_mut().enumerate() {
+            *v *= root((col0 + j) * kk, big_n, 1.0);
+        }
+    }
+    check(&what, &c.to_vec().unwrap(), &want, n, 0.0);
+}
