@@ -1,7 +1,8 @@
 //! FFTs of `tessera::fft` and the tile kernels of `tessera::kernels::fft`: 1D (one pass and the
 //! distributed four-step), 2D non-square, 3D, forward then inverse, real-to-complex and back;
-//! on the CPU, on lavapipe (with Bluestein's algorithm for lengths that are not powers of two),
-//! and on CPU + lavapipe; then bad shapes and lengths no processor in scope can run.
+//! on the CPU, on lavapipe (mixed radix 8/4/2/3/5 for lengths 2^a 3^b 5^c, Bluestein's algorithm
+//! for lengths with another prime factor), and on CPU + lavapipe; then bad shapes and lengths no
+//! processor in scope can run.
 //!
 //! Inputs are seeded (ChaCha8, real and imaginary parts in [-1, 1] rounded to the element
 //! type). References are computed on the host in f64 from the rounded inputs: a naive DFT with
@@ -276,7 +277,7 @@ fn fft_1d_on_cpu_and_lavapipe() {
 }
 
 /// Lengths that are not powers of two on lavapipe alone (no CPU processor, so every column pass
-/// runs the GPU's Bluestein kernel): 1D forward and inverse (`Norm::Backward`) through the
+/// runs on the GPU: Bluestein's kernel for 7, 17, 97, 257, the mixed-radix one for the others): 1D forward and inverse (`Norm::Backward`) through the
 /// planner in ragged tiles, 2D/3D forward and inverse (`Norm::Ortho`), and the tile kernel on a
 /// batch of columns, all against the naive DFT.
 #[test]
@@ -293,7 +294,7 @@ fn bluestein_on_lavapipe_alone() {
     n_d::<f32>(&rt, &Scope::all(), &[12, 20], (5, 7), 3);
     n_d::<f64>(&rt, &Scope::all(), &[6, 10, 3], (6, 10), 2);
     bluestein_batch::<f32>(&rt, 17, 5);
-    bluestein_batch::<f64>(&rt, 100, 3);
+    bluestein_batch::<f64>(&rt, 98, 3);
 }
 
 /// `fft_bluestein` on one `n x cols` tile, inverse with scale `1/n`, against the naive DFT of
@@ -734,4 +735,418 @@ fn split_and_long_bluestein_passes_on_three_gpus() {
     };
     n_d_for::<f32>(&rt, &Scope::all(), &[2048, 6], (700, 3), 6, Target::Gpu);
     n_d_for::<f64>(&rt, &Scope::all(), &[4, 263], (4, 50), 4, Target::Gpu);
+}
+
+// ------------------------------------------------- mixed radix (8/4/2 then 3, 5) on lavapipe
+
+/// Lengths `2^a 3^b 5^c` the GPU's Stockham kernel runs in one pass (radix 8/4/2 stages, then 3
+/// and 5): pure powers of 3 and 5, every pairing, and the largest ones that fit (`C64` takes
+/// those up to 512, `C32` all of them).
+const SMOOTH: [usize; 28] = [
+    3, 5, 6, 9, 10, 12, 15, 25, 27, 30, 45, 60, 81, 96, 100, 125, 243, 375, 384, 480, 500, 625,
+    640, 729, 750, 960, 1000, 1024,
+];
+
+const T32: tessera::DType = tessera::DType::C32;
+const T64: tessera::DType = tessera::DType::C64;
+
+/// The naive DFT of every column of length `n` of `x` in f64, times `scale`; the roots come
+/// from one table with exactly reduced indices `j k mod n`.
+fn dft_cols(x: &[Complex<f64>], n: usize, direction: Direction, scale: f64) -> Vec<Complex<f64>> {
+    let sign = if direction == Direction::Forward {
+        -1.0
+    } else {
+        1.0
+    };
+    let w: Vec<Complex<f64>> = (0..n).map(|m| root(m, n, sign)).collect();
+    let mut y = vec![Complex::new(0.0, 0.0); x.len()];
+    for (col, out) in x.chunks(n).zip(y.chunks_mut(n)) {
+        for (kk, o) in out.iter_mut().enumerate() {
+            let (mut acc, mut jk) = (Complex::new(0.0, 0.0), 0usize);
+            for v in col {
+                acc += v * w[jk];
+                // jk = j kk mod n, kept reduced: kk < n, so one subtraction does.
+                jk += kk;
+                if jk >= n {
+                    jk -= n;
+                }
+            }
+            *o = acc * scale;
+        }
+    }
+    y
+}
+
+/// `fft_cols` on one `n x cols` tile on `scope`, forward (unscaled) and inverse (scale `1/n`),
+/// each against the naive DFT of every column.
+/// Returns the worst error / bound ratio.
+fn smooth_cols<T: Real>(rt: &Runtime, scope: &Scope, n: usize, cols: usize) -> f64
+where
+    Complex<T>: tessera::Element,
+{
+    let mut worst = 0.0f64;
+    let x = random::<T>(n * cols, 31 + n as u64);
+    let x64 = widen(&x);
+    let tw = k::twiddles::<T>(rt, n);
+    for (direction, scale) in [
+        (Direction::Forward, 1.0),
+        (Direction::Inverse, 1.0 / n as f64),
+    ] {
+        let what = format!(
+            "fft_cols {} n={n} x {cols} {direction:?} on {scope}",
+            T::COMPLEX
+        );
+        let c = Chunk::from_vec(rt, n, cols, x.clone());
+        common::within(120, &what, {
+            let (rt, scope, c, tw) = (rt.clone(), scope.clone(), c.clone(), tw.clone());
+            move || {
+                rt.datadeps_in(scope, |r| {
+                    r.spawn(
+                        k::fft_cols::<T>(n, direction, scale, None),
+                        (ReadWrite(&c), Read(&tw), Read(&tw)),
+                    );
+                })
+            }
+        })
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let want = dft_cols(&x64, n, direction, scale);
+        worst = worst.max(check(&what, &c.to_vec().unwrap(), &want, n, 0.0));
+    }
+    worst
+}
+
+/// The tile kernel on every smooth length, on lavapipe alone (no CPU processor to fall back
+/// to): 3 columns of `C32` (and of `C64` up to 512 points), forward and inverse, against the
+/// naive DFT. Every element of the tile is rewritten by the transform (it is in place, so it
+/// cannot be poisoned; `check` fails on a non-finite element).
+#[test]
+fn mixed_radix_tile_kernel_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    let (mut w32, mut w64) = ((0.0f64, 0), (0.0f64, 0));
+    for n in SMOOTH {
+        assert!(k::gpu_supports(n, T32) && k::bluestein_len(n, T32).is_none());
+        let r = smooth_cols::<f32>(&rt, &Scope::all(), n, 3);
+        if r > w32.0 {
+            w32 = (r, n);
+        }
+        if n <= k::gpu_max_len(T64) {
+            assert!(k::gpu_supports(n, T64) && k::bluestein_len(n, T64).is_none());
+            let r = smooth_cols::<f64>(&rt, &Scope::all(), n, 3);
+            if r > w64.0 {
+                w64 = (r, n);
+            }
+        }
+    }
+    eprintln!(
+        "mixed radix fft_cols: worst error / bound {:.3} (c32, n = {}), {:.3} (c64, n = {})",
+        w32.0, w32.1, w64.0, w64.1
+    );
+}
+
+/// `fft::fft` of an `n`-vector in ragged tiles of `mb` rows on `scope`: forward
+/// (`Norm::Backward`, unscaled) and inverse (`1/n`), each against the naive DFT; the GPU plan
+/// is one pass.
+fn smooth_1d<T: Real>(rt: &Runtime, scope: &Scope, n: usize, mb: usize)
+where
+    Complex<T>: tessera::Element,
+{
+    let plan = FftPlan::new(
+        &[n],
+        Direction::Forward,
+        Norm::Backward,
+        T::COMPLEX,
+        Target::Gpu,
+    )
+    .unwrap_or_else(|e| panic!("{} n={n}: a GPU plans it: {e}", T::COMPLEX));
+    assert_eq!(plan.algorithm(), fft::Algorithm::Direct, "{plan}");
+    let x = random::<T>(n, 7 * n as u64);
+    let xa = vector(rt, &x, mb);
+    let x64 = widen(&x);
+    for direction in [Direction::Forward, Direction::Inverse] {
+        let what = format!("fft {} n={n} mb={mb} {direction:?} on {scope}", T::COMPLEX);
+        let y = common::within(120, &what, {
+            let (xa, scope) = (xa.clone(), scope.clone());
+            move || fft::fft(&xa, direction, Norm::Backward, &scope)
+        })
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let want = dft_cols(&x64, n, direction, Norm::Backward.scale(n, direction));
+        check(&what, &y.to_vec().unwrap(), &want, n, 0.0);
+    }
+    assert_eq!(xa.to_vec().unwrap(), x, "n={n}: the input changed");
+}
+
+/// `fft::fft` (1D) on every smooth length and `fft::fft2` on smooth shapes, on lavapipe alone,
+/// forward and inverse against the naive DFT.
+#[test]
+fn mixed_radix_fft_and_fft2_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    for n in SMOOTH {
+        smooth_1d::<f32>(&rt, &Scope::all(), n, 100);
+        if n <= k::gpu_max_len(T64) {
+            smooth_1d::<f64>(&rt, &Scope::all(), n, 64);
+        }
+    }
+    n_d::<f32>(&rt, &Scope::all(), &[3, 5], (2, 3), 2);
+    n_d::<f32>(&rt, &Scope::all(), &[60, 45], (60, 7), 3);
+    n_d::<f32>(&rt, &Scope::all(), &[96, 125], (96, 40), 4);
+    n_d::<f32>(&rt, &Scope::all(), &[1000, 3], (1000, 2), 2);
+    n_d::<f64>(&rt, &Scope::all(), &[27, 25], (9, 10), 3);
+    n_d::<f64>(&rt, &Scope::all(), &[480, 6], (480, 4), 2);
+    n_d::<f64>(&rt, &Scope::all(), &[10, 9, 15], (10, 27), 3);
+}
+
+/// `rfft_cols` / `irfft_cols` tile kernels on `cols` real columns of length `n` on `scope`, with
+/// their `Write` outputs poisoned: the half spectrum against the naive DFT, the inverse of an
+/// independent random half spectrum (with imaginary parts at 0 and, for even `n`, `n/2` that
+/// must be ignored) against the naive inverse DFT of its Hermitian extension, and the inverse
+/// of the forward result back to the input.
+fn smooth_real<T: Real>(rt: &Runtime, scope: &Scope, n: usize, cols: usize)
+where
+    Complex<T>: tessera::Element,
+{
+    let h = n / 2 + 1;
+    let mut rng = ChaCha8Rng::seed_from_u64(3 * n as u64);
+    let x: Vec<T> = (0..n * cols)
+        .map(|_| T::of(rng.random_range(-1.0..=1.0)))
+        .collect();
+    let spectrum = random::<T>(h * cols, 5 * n as u64);
+    let tw = k::twiddles::<T>(rt, n);
+    let xc = Chunk::from_vec(rt, n, cols, x.clone());
+    let yc = Chunk::from_vec(rt, h, cols, spectrum.clone());
+    let nan = T::of(f64::NAN);
+    let y = Chunk::from_vec(rt, h, cols, vec![Complex::new(nan, nan); h * cols]);
+    let back = Chunk::from_vec(rt, n, cols, vec![nan; n * cols]);
+    let inv = Chunk::from_vec(rt, n, cols, vec![nan; n * cols]);
+    let what = format!(
+        "rfft_cols/irfft_cols {} n={n} x {cols} on {scope}",
+        T::DTYPE
+    );
+    let scale = 1.0 / n as f64;
+    common::within(120, &what, {
+        let (rt, scope) = (rt.clone(), scope.clone());
+        let (xc, yc, y, back, inv, tw) = (
+            xc.clone(),
+            yc.clone(),
+            y.clone(),
+            back.clone(),
+            inv.clone(),
+            tw.clone(),
+        );
+        move || {
+            rt.datadeps_in(scope, |r| {
+                r.spawn(k::rfft_cols::<T>(n, 1.0), (Read(&xc), Write(&y), Read(&tw)));
+                r.spawn(
+                    k::irfft_cols::<T>(n, scale),
+                    (Read(&y), Write(&back), Read(&tw)),
+                );
+                r.spawn(
+                    k::irfft_cols::<T>(n, scale),
+                    (Read(&yc), Write(&inv), Read(&tw)),
+                );
+            })
+        }
+    })
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let as_complex = |v: Vec<T>| -> Vec<Complex<T>> {
+        v.into_iter().map(|r| Complex::new(r, T::of(0.0))).collect()
+    };
+    // Forward: the first h coefficients of each column's DFT.
+    let x64: Vec<Complex<f64>> = x.iter().map(|v| Complex::new(v.f(), 0.0)).collect();
+    let full = dft_cols(&x64, n, Direction::Forward, 1.0);
+    let want: Vec<Complex<f64>> = full.chunks(n).flat_map(|c| c[..h].to_vec()).collect();
+    check(
+        &format!("{what}: forward"),
+        &y.to_vec().unwrap(),
+        &want,
+        n,
+        0.0,
+    );
+    // Back to x: the error of two transforms.
+    check(
+        &format!("{what}: inverse of forward"),
+        &as_complex(back.to_vec().unwrap()),
+        &x64,
+        n,
+        C_FFT * (n.max(2) as f64).log2() * T::U,
+    );
+    // The inverse of an arbitrary half spectrum: X[n - k] = conj(X[k]), with X[0] (and X[n/2]
+    // for even n) taken real.
+    let s64 = widen(&spectrum);
+    let mut ext = Vec::with_capacity(n * cols);
+    for c in s64.chunks(h) {
+        for i in 0..n {
+            ext.push(if i == 0 || 2 * i == n {
+                Complex::new(c[i].re, 0.0)
+            } else if i < h {
+                c[i]
+            } else {
+                c[n - i].conj()
+            });
+        }
+    }
+    let want: Vec<Complex<f64>> = dft_cols(&ext, n, Direction::Inverse, scale)
+        .iter()
+        .map(|v| Complex::new(v.re, 0.0))
+        .collect();
+    check(
+        &format!("{what}: inverse of a Hermitian spectrum"),
+        &as_complex(inv.to_vec().unwrap()),
+        &want,
+        n,
+        0.0,
+    );
+}
+
+/// Real transforms of odd and even smooth lengths on lavapipe alone, through the tile kernels
+/// (poisoned outputs) and through `fft::rfft_cols` / `fft::irfft_cols`.
+#[test]
+fn mixed_radix_real_transforms_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    for n in [1, 3, 5, 6, 9, 10, 15, 25, 45, 100, 243, 375, 500, 729, 1000] {
+        smooth_real::<f32>(&rt, &Scope::all(), n, 3);
+        if n <= k::gpu_max_len(T64) {
+            smooth_real::<f64>(&rt, &Scope::all(), n, 2);
+        }
+    }
+    for (n, m, nb) in [(6, 5, 2), (9, 4, 3), (15, 3, 1), (243, 3, 2), (1000, 2, 1)] {
+        real::<f32>(&rt, &Scope::all(), n, m, nb);
+    }
+    real::<f64>(&rt, &Scope::all(), 100, 3, 2);
+    real::<f64>(&rt, &Scope::all(), 375, 2, 2);
+}
+
+/// Whether `e` is a task that failed because no processor in its scope could run it.
+fn no_processor(e: &Error) -> bool {
+    match e {
+        Error::Task(t) => match &t.source {
+            tessera::TaskFailure::Runtime(b) => matches!(**b, Error::NoProcessor { .. }),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Smooth lengths run on the GPU, not by a silent fallback to the CPU: on a runtime of its own
+/// with the CPU and lavapipe, tasks limited to the GPU succeed and are counted there (and
+/// nothing on the CPU), while a length the GPU kernels do not take (1001 = 7 11 13; Bluestein
+/// for 12, which the mixed-radix kernel takes) fails on the same scope.
+#[test]
+fn mixed_radix_lengths_run_on_the_gpu() {
+    let Some(rt) = common::own_gpu_runtime("ADAPTER", true) else {
+        return;
+    };
+    let gpu = Scope::gpu(0);
+    let tasks = |p: tessera::Processor| rt.stats().get(p).map_or(0, |s| s.tasks);
+    let (cpu0, gpu0) = (
+        tasks(tessera::Processor::Cpu),
+        tasks(tessera::Processor::Gpu(tessera::DeviceId(0))),
+    );
+    let c32 = Chunk::from_vec(&rt, 1000, 2, random::<f32>(2000, 1));
+    let tw32 = k::twiddles::<f32>(&rt, 1000);
+    let c64 = Chunk::from_vec(&rt, 480, 2, random::<f64>(960, 2));
+    let tw64 = k::twiddles::<f64>(&rt, 480);
+    let xr = Chunk::from_vec(&rt, 243, 2, vec![0.5f32; 486]);
+    let yr = Chunk::from_vec(&rt, 122, 2, vec![Complex::new(f32::NAN, 0.0); 244]);
+    let tw243 = k::twiddles::<f32>(&rt, 243);
+    rt.datadeps_in(gpu.clone(), |r| {
+        r.spawn(
+            k::fft_cols::<f32>(1000, Direction::Forward, 1.0, None),
+            (ReadWrite(&c32), Read(&tw32), Read(&tw32)),
+        );
+        r.spawn(
+            k::fft_cols::<f64>(480, Direction::Inverse, 1.0, None),
+            (ReadWrite(&c64), Read(&tw64), Read(&tw64)),
+        );
+        r.spawn(
+            k::rfft_cols::<f32>(243, 1.0),
+            (Read(&xr), Write(&yr), Read(&tw243)),
+        );
+    })
+    .unwrap_or_else(|e| panic!("smooth lengths on the GPU alone: {e}"));
+    assert_eq!(
+        tasks(tessera::Processor::Gpu(tessera::DeviceId(0))) - gpu0,
+        3,
+        "three tasks on the GPU"
+    );
+    assert_eq!(tasks(tessera::Processor::Cpu), cpu0, "no task on the CPU");
+    assert!(yr.to_vec().unwrap()[..122].iter().all(|v| v.re.is_finite()));
+    // The control: lengths no GPU variant applies to fail on the same scope.
+    let c = Chunk::from_vec(&rt, 1001, 1, random::<f32>(1001, 3));
+    let tw = k::twiddles::<f32>(&rt, 1001);
+    let e = rt
+        .datadeps_in(gpu.clone(), |r| {
+            r.spawn(
+                k::fft_cols::<f32>(1001, Direction::Forward, 1.0, None),
+                (ReadWrite(&c), Read(&tw), Read(&tw)),
+            );
+        })
+        .unwrap_err();
+    assert!(no_processor(&e), "1001: {e}");
+    let c = Chunk::from_vec(&rt, 12, 1, random::<f32>(12, 4));
+    let (tw, chirp) = (
+        k::twiddles::<f32>(&rt, 32),
+        k::bluestein_chirp::<f32>(&rt, 12),
+    );
+    let e = rt
+        .datadeps_in(gpu, |r| {
+            r.spawn(
+                k::fft_bluestein::<f32>(12, Direction::Forward, 1.0, None),
+                (ReadWrite(&c), Read(&tw), Read(&chirp)),
+            );
+        })
+        .unwrap_err();
+    assert!(no_processor(&e), "Bluestein of 12: {e}");
+}
+
+/// `fft_cols` with a four-step twiddle on smooth lengths on lavapipe alone: column `c` of a
+/// tile starting at global column `col0` of a transform of `big_n = n n1` points gets
+/// `X[k] w_big_n^((col0 + c) k)` after its transform, against the naive DFT times that factor.
+#[test]
+fn mixed_radix_tile_kernel_with_four_step_twiddles_on_lavapipe_alone() {
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    four_step_cols::<f32>(&rt, 15, 8, 3);
+    four_step_cols::<f32>(&rt, 1000, 6, 2);
+    four_step_cols::<f64>(&rt, 45, 9, 4);
+    four_step_cols::<f64>(&rt, 480, 3, 1);
+}
+
+/// Columns `col0 .. n1` (`n1 - col0` of them) of length `n` of a four-step pass of `n n1` points.
+fn four_step_cols<T: Real>(rt: &Runtime, n: usize, n1: usize, col0: usize)
+where
+    Complex<T>: tessera::Element,
+{
+    let (big_n, cols) = (n * n1, n1 - col0);
+    let x = random::<T>(n * cols, 41 + n as u64);
+    let c = Chunk::from_vec(rt, n, cols, x.clone());
+    let (tw, big) = (
+        k::twiddles::<T>(rt, n),
+        k::four_step_twiddles::<T>(rt, big_n),
+    );
+    let what = format!(
+        "fft_cols {} n={n} four-step {big_n} columns {col0}..{n1}",
+        T::COMPLEX
+    );
+    let four_step = k::FourStep { big_n, col0 };
+    rt.datadeps(|r| {
+        r.spawn(
+            k::fft_cols::<T>(n, Direction::Inverse, 1.0, Some(four_step)),
+            (ReadWrite(&c), Read(&tw), Read(&big)),
+        );
+    })
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut want = dft_cols(&widen(&x), n, Direction::Inverse, 1.0);
+    for (j, col) in want.chunks_mut(n).enumerate() {
+        for (kk, v) in col.iter_mut().enumerate() {
+            *v *= root((col0 + j) * kk, big_n, 1.0);
+        }
+    }
+    check(&what, &c.to_vec().unwrap(), &want, n, 0.0);
 }

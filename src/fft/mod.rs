@@ -6,9 +6,11 @@
 //!
 //! Every transform is a plan ([`FftPlan`], plain data) run as tasks over contiguous panels of
 //! the data in one datadeps region, so it runs on any mix of processors: the CPU pool (rustfft,
-//! realfft) and GPUs (a Stockham FFT in workgroup memory, radix 8/4/2, for power-of-two lengths
-//! up to [`gpu_max_len`](crate::kernels::fft::gpu_max_len), and Bluestein's algorithm for other
-//! lengths up to about half that, see [`bluestein_len`](crate::kernels::fft::bluestein_len)).
+//! realfft) and GPUs (a Stockham FFT in workgroup memory, radix 8/4/2/3/5, for lengths
+//! `2^a 3^b 5^c` up to [`gpu_max_len`](crate::kernels::fft::gpu_max_len), see
+//! [`gpu_supports`](crate::kernels::fft::gpu_supports), and Bluestein's algorithm for lengths
+//! with another prime factor up to about half that, see
+//! [`bluestein_len`](crate::kernels::fft::bluestein_len)).
 //! On GPUs, longer columns take two passes over strided columns ([`Pass::SplitRows`],
 //! [`Pass::SplitCols`]: the four-step method inside each column, without transposes), and
 //! lengths with a prime factor too large for that take Bluestein's algorithm over passes
@@ -24,8 +26,8 @@
 //! multi-dimensional transform as one batched pass per dimension, each preceded by a transpose
 //! that brings that dimension first; Bluestein's chirp-z algorithm (L. Bluestein, "A linear
 //! filtering approach to the computation of the discrete Fourier transform", IEEE Trans. Audio
-//! Electroacoustics 18, 1970) on GPUs for lengths that are not powers of two: a convolution with
-//! a chirp, as two power-of-two FFTs of at least `2n - 1` points.
+//! Electroacoustics 18, 1970) on GPUs for lengths with a prime factor other than 2, 3 and 5: a
+//! convolution with a chirp, as two power-of-two FFTs of at least `2n - 1` points.
 //!
 //! Accuracy: the relative error `||x^ - x|| / ||x||` stays below `c log2(n) u` (`u` the unit
 //! roundoff of the element type; twiddles are computed in f64).

@@ -46,7 +46,8 @@ impl Norm {
 }
 
 /// Which processors a plan is made for: it decides the pass lengths (a GPU transforms columns
-/// of at most [`gpu_max_len`] points in one pass: powers of two by Stockham, other lengths up
+/// of at most [`gpu_max_len`] points in one pass: lengths `2^a 3^b 5^c` by Stockham, see
+/// [`gpu_supports`](crate::kernels::fft::gpu_supports), lengths with another prime factor up
 /// to about half that by Bluestein's algorithm, see [`bluestein_len`](crate::kernels::fft::bluestein_len);
 /// longer columns in two split passes or by Bluestein's algorithm over passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -424,7 +425,7 @@ fn no_gpu(n: usize, dtype: DType) -> Error {
         dtype,
         scope: "gpu".into(),
         reasons: format!(
-            "a GPU transforms a column in one pass when its length is a power of two up to {max} points of {dtype} or another length up to {} (Bluestein), in two passes when the length is a product of two such lengths, and by Bluestein's algorithm over several passes up to {} points; {n} is none of these (plan for the CPU)",
+            "a GPU transforms a column in one pass when its length is 2^a 3^b 5^c up to {max} points of {dtype} or another length up to {} (Bluestein), in two passes when the length is a product of two such lengths, and by Bluestein's algorithm over several passes up to {} points; {n} is none of these (plan for the CPU)",
             max / 2,
             max * max / 2,
         ),

@@ -127,9 +127,10 @@ fn gpu_plans_split_columns_longer_than_one_pass() {
         }
     ));
     assert_gpu_passes(&p);
-    // 1000 c32 (above one Bluestein pass): 1D four-step of two one-pass factors.
+    // 1001 = 7 11 13 c32 (above one Bluestein pass, not 2^a 3^b 5^c): 1D four-step of two
+    // one-pass factors.
     let p = FftPlan::new(
-        &[1000],
+        &[1001],
         Direction::Forward,
         Norm::Backward,
         DType::C32,
@@ -137,7 +138,7 @@ fn gpu_plans_split_columns_longer_than_one_pass() {
     )
     .unwrap();
     assert!(
-        matches!(p.algorithm(), Algorithm::FourStep { n1, n2 } if n1 * n2 == 1000),
+        matches!(p.algorithm(), Algorithm::FourStep { n1, n2 } if n1 * n2 == 1001),
         "{p}"
     );
     assert_gpu_passes(&p);
@@ -178,12 +179,18 @@ fn split_factors_are_balanced_and_cheapest() {
     assert_eq!(gpu_len(4096, DType::C32), Some(Some((64, 64))));
     assert_eq!(gpu_len(2048, DType::C64), Some(Some((32, 64))));
     assert_eq!(gpu_len(1024, DType::C32), Some(None));
-    // 1000 c64: no Bluestein pass (above 256); the factors avoid Bluestein where they can
-    // (8 x 125 transforms 8 points by Stockham and 125 by Bluestein in 256).
+    // 1000 c64 (above 512): two Stockham factors (radix 2/4/8/3/5) rather than any Bluestein.
     let Some(Some((n1, n2))) = gpu_len(1000, DType::C64) else {
         panic!("1000 c64 splits")
     };
     assert_eq!(n1 * n2, 1000);
+    assert!(
+        crate::kernels::fft::gpu_supports(n1, DType::C64)
+            && crate::kernels::fft::gpu_supports(n2, DType::C64),
+        "{n1} x {n2}"
+    );
+    // 1001 c64 = 7 x 143: a Bluestein factor where nothing else divides.
+    assert!(matches!(gpu_len(1001, DType::C64), Some(Some((a, b))) if a * b == 1001));
     // A prime above one Bluestein pass has no GPU plan.
     assert_eq!(gpu_len(1031, DType::C32), None);
 }

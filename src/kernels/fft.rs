@@ -7,14 +7,15 @@
 //! CPU only, the transforms of whole rows or columns gathered from many tiles ([`fft_lines`]).
 //! What [`crate::fft`]'s 1D, 2D and 3D transforms are made of.
 //!
-//! CPU halves run rustfft and realfft (any length). GPU halves run a Stockham FFT in workgroup
-//! memory (`shaders/fft*.wgsl`): one workgroup per column, power-of-two lengths up to
-//! [`gpu_max_len`]; [`fft_bluestein`] runs other lengths `n` on a GPU by Bluestein's chirp-z
-//! algorithm (L. Bluestein, 1970) as two Stockham transforms of length [`bluestein_len`]`(n)`
-//! in the same workgroup; the split halves run either per factor. A call outside those ranges
-//! is placed on the CPU. Twiddle factors are
-//! computed in f64 on the host and passed as `Read` chunks ([`twiddles`],
-//! [`four_step_twiddles`]), so they flow through datadeps and stay resident on a device.
+//! CPU halves run rustfft and realfft (any length). GPU halves run a mixed-radix (8, 4, 2, 3,
+//! 5) Stockham FFT in workgroup memory (`shaders/fft*.wgsl`): one workgroup per column, lengths
+//! `2^a 3^b 5^c` up to [`gpu_max_len`] ([`gpu_supports`]), complex and real;
+//! [`fft_bluestein`] runs lengths `n` with another prime factor on a GPU by Bluestein's chirp-z
+//! algorithm (L. Bluestein, 1970) as two power-of-two Stockham transforms of length
+//! [`bluestein_len`]`(n)` in the same workgroup; the split halves run either per factor. A
+//! call outside those ranges is placed on the CPU. Twiddle factors are computed in f64 on the
+//! host and passed as `Read` chunks ([`twiddles`], [`four_step_twiddles`], [`column_tables`]),
+//! so they flow through datadeps and stay resident on a device.
 //!
 //! Sign convention: forward `X[k] = sum_j x[j] exp(-2 pi i j k / n)`, inverse with `+`; neither
 //! scales unless asked (`scale`).
@@ -123,16 +124,36 @@ pub fn gpu_max_len(dtype: DType) -> usize {
     }
 }
 
-/// Whether a GPU can transform columns of length `n` of `dtype` in one pass.
+/// Whether `n >= 1` has no prime factor other than 2, 3 and 5 (the radices of the GPU's
+/// Stockham stages).
+fn smooth(n: usize) -> bool {
+    if n == 0 {
+        return false;
+    }
+    let mut m = n;
+    for p in [2, 3, 5] {
+        while m.is_multiple_of(p) {
+            m /= p;
+        }
+    }
+    m == 1
+}
+
+/// Whether a GPU can transform columns of length `n` of `dtype` in one pass of its mixed-radix
+/// Stockham FFT ([`fft_cols`], and [`rfft_cols`] / [`irfft_cols`] for the real types' complex
+/// `dtype`): `n = 2^a 3^b 5^c <= `[`gpu_max_len`]`(dtype)` (for example 1000 for `C32`,
+/// 480 for `C64`, but not 7 or 1200). Other lengths run by [`fft_bluestein`] where
+/// [`bluestein_len`] allows, else on the CPU.
 pub fn gpu_supports(n: usize, dtype: DType) -> bool {
-    n.is_power_of_two() && n <= gpu_max_len(dtype)
+    smooth(n) && n <= gpu_max_len(dtype)
 }
 
 /// The power-of-two length `m >= 2n - 1` at which a GPU runs a column FFT of `n` points of
-/// `dtype` by Bluestein's algorithm ([`fft_bluestein`]), if `n` is not a power of two and `m`
-/// fits one pass (`m <= `[`gpu_max_len`]: `n <= 512` for `C32`, `n <= 256` for `C64`).
+/// `dtype` by Bluestein's algorithm ([`fft_bluestein`]), if `n` has a prime factor other than
+/// 2, 3 and 5 (the others run directly, see [`gpu_supports`]) and `m` fits one pass
+/// (`m <= `[`gpu_max_len`]: `n <= 512` for `C32`, `n <= 256` for `C64`).
 pub fn bluestein_len(n: usize, dtype: DType) -> Option<usize> {
-    if n == 0 || n.is_power_of_two() {
+    if n == 0 || smooth(n) {
         return None;
     }
     let m = (2 * n - 1).next_power_of_two();
@@ -140,7 +161,8 @@ pub fn bluestein_len(n: usize, dtype: DType) -> Option<usize> {
 }
 
 /// Whether a GPU can transform columns of length `n` of `dtype` in one pass, by
-/// [`fft_cols`] (powers of two) or [`fft_bluestein`] (other lengths).
+/// [`fft_cols`] (lengths `2^a 3^b 5^c`) or [`fft_bluestein`] (lengths with another prime
+/// factor).
 pub fn gpu_runs(n: usize, dtype: DType) -> bool {
     gpu_supports(n, dtype) || bluestein_len(n, dtype).is_some()
 }
@@ -192,12 +214,13 @@ where
 
 /// Batched FFT of every column of an `n x cols` complex tile, in place, then (with
 /// `four_step`) the four-step twiddle, then a multiplication by `scale`: the same transform as
-/// [`fft_cols`], for lengths `n` that are not powers of two. Accesses
-/// `(ReadWrite x, Read tw, Read tab)` with `(tw, tab)` = [`column_tables`]`(n, big_n)`:
-/// [`twiddles`]`(m)` and [`bluestein_chirp`]`(n)` followed by the four-step tables, with `m` =
-/// [`bluestein_len`]`(n)` (GPUs read them; the CPU half runs rustfft on the columns). A GPU
-/// runs it by Bluestein's algorithm in workgroup memory; lengths without a [`bluestein_len`]
-/// run on the CPU only.
+/// [`fft_cols`], for lengths `n` with a prime factor other than 2, 3 and 5 (the others are
+/// [`fft_cols`]'s). Accesses `(ReadWrite x, Read tw, Read tab)` with `(tw, tab)` =
+/// [`column_tables`]`(n, big_n)`: [`twiddles`]`(m)` and [`bluestein_chirp`]`(n)` followed by
+/// the four-step tables, with `m` = [`bluestein_len`]`(n)` (GPUs read them; the CPU half runs
+/// rustfft on the columns). A GPU runs it by Bluestein's algorithm in workgroup memory;
+/// lengths without a [`bluestein_len`] (too long, or `2^a 3^b 5^c`, which [`fft_cols`] runs on
+/// a GPU) run on the CPU only.
 ///
 /// # Panics
 /// If `n` is zero, a power of two, or above `u32::MAX`.
@@ -811,7 +834,7 @@ fn u32_param(x: usize) -> Scalar {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Family {
     C2c,
-    /// C2c for lengths that are not powers of two (Bluestein on GPUs).
+    /// C2c for lengths with a prime factor other than 2, 3, 5 (Bluestein on GPUs).
     Bluestein,
     /// C2c out of place (the second half of a split column FFT).
     C2cInto,
@@ -1200,15 +1223,31 @@ mod tests {
         assert!(kernel_by_name("fft_c2c", DType::F32).is_none());
         assert!(kernel_by_name("fft_r2c", DType::F32).is_some());
         assert!(gpu_supports(1024, DType::C32) && !gpu_supports(1024, DType::C64));
-        assert!(!gpu_supports(12, DType::C32));
-        assert_eq!(bluestein_len(12, DType::C32), Some(32));
-        assert_eq!(bluestein_len(3, DType::C64), Some(8));
+        assert!(gpu_supports(12, DType::C32) && gpu_supports(1000, DType::C32));
+        assert!(gpu_supports(480, DType::C64) && !gpu_supports(600, DType::C64));
+        assert!(!gpu_supports(7, DType::C32) && !gpu_supports(1200, DType::C32));
+        assert!(!gpu_supports(0, DType::C32) && gpu_supports(1, DType::C64));
+        // Bluestein only for another prime factor, and only while 2n - 1 pads into one pass.
+        assert_eq!(bluestein_len(12, DType::C32), None);
+        assert_eq!(bluestein_len(3, DType::C64), None);
+        assert_eq!(bluestein_len(14, DType::C32), Some(32));
+        assert_eq!(bluestein_len(7, DType::C64), Some(16));
+        assert_eq!(bluestein_len(511, DType::C32), Some(1024));
         assert_eq!(bluestein_len(512, DType::C32), None);
-        assert_eq!(bluestein_len(512 + 1, DType::C32), None);
+        assert_eq!(bluestein_len(513, DType::C32), None);
         assert_eq!(bluestein_len(257, DType::C64), None);
+        for n in 1..=1100 {
+            for d in [DType::C32, DType::C64] {
+                assert!(
+                    !(gpu_supports(n, d) && bluestein_len(n, d).is_some()),
+                    "{n} {d}: one GPU path per length"
+                );
+            }
+        }
         assert!(
-            gpu_runs(500, DType::C32) && gpu_runs(256, DType::C64) && !gpu_runs(300, DType::C64)
+            gpu_runs(500, DType::C32) && gpu_runs(256, DType::C64) && gpu_runs(300, DType::C64)
         );
+        assert!(!gpu_runs(302, DType::C64) && !gpu_runs(1001, DType::C32));
     }
 
     #[test]

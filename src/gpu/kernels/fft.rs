@@ -1,8 +1,12 @@
 //! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_c2c_into.wgsl`,
-//! `fft_bluestein.wgsl`, `fft_bluestein_into.wgsl`, `fft_r2c.wgsl`, `fft_c2r.wgsl`) and
-//! `shaders/fft_transpose.wgsl`: Stockham column FFTs in workgroup memory (Bluestein's
-//! chirp-z for other lengths), in place or into another tile, over contiguous or strided
-//! columns, and the transposed block copy.
+//! `fft_bluestein.wgsl`, `fft_bluestein_into.wgsl`, `fft_r2c.wgsl`, `fft_c2r.wgsl`),
+//! `shaders/fft_chirp.wgsl` and `shaders/fft_transpose.wgsl`: mixed-radix (8, 4, 2, 3, 5)
+//! Stockham column FFTs in workgroup memory for lengths `2^a 3^b 5^c` ([`gpu_supports`]),
+//! Bluestein's chirp-z for lengths with another prime factor ([`bluestein_len`]), in place or
+//! into another tile, over contiguous or strided columns; Bluestein's pad and trim steps; and
+//! the transposed block copy. A variant applies exactly when its length test holds, so each
+//! length has one GPU path (the two tests exclude each other); the Stockham kernels have a
+//! power-of-two pipeline without the radix-3/5 stages and a mixed-radix one.
 //!
 //! Bindings: complex data = 0 (the source of the `_into` entries), twiddles `w_n^m` = 1,
 //! tables (Bluestein's chirp and filter, then four-step or split twiddles) = 2, uniform
@@ -120,20 +124,30 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
     );
     let bluestein = matches!(family, Family::Bluestein | Family::BluesteinInto);
     let cols = move |l: &Launch<'_>| l.shapes[real_arg].len() / (u(l, 0).max(1) as usize);
-    let variant = if bluestein { "bluestein" } else { "stockham" };
-    let v = GpuVariant::wgsl(variant, source(family, real), family.name())
-        .dispatch(Dispatch::Custom(std::sync::Arc::new(
-            move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
-        )))
-        .applies(move |l| {
-            let n = u(l, 0) as usize;
-            if bluestein {
-                bluestein_len(n, complex) == Some(u(l, 6) as usize)
-            } else {
-                gpu_supports(n, complex)
-            }
-        });
-    GpuKernel::from_variant(v)
+    let variant = |name: &str, odd: bool| {
+        GpuVariant::wgsl(name, source(family, real), family.name())
+            .constant("ODD_RADICES", if odd { 1.0 } else { 0.0 })
+            .dispatch(Dispatch::Custom(std::sync::Arc::new(
+                move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
+            )))
+    };
+    // Bluestein's transforms have power-of-two lengths. The Stockham kernels come as two
+    // pipelines, so that powers of two run without the radix-3/5 stages (see ODD_RADICES in
+    // fft.wgsl); together they apply exactly when `gpu_supports` holds.
+    let kernel =
+        if bluestein {
+            GpuKernel::from_variant(variant("bluestein", false).applies(move |l| {
+                bluestein_len(u(l, 0) as usize, complex) == Some(u(l, 6) as usize)
+            }))
+        } else {
+            let pow2 = move |l: &Launch<'_>| (u(l, 0) as usize).is_power_of_two();
+            let supported = move |l: &Launch<'_>| gpu_supports(u(l, 0) as usize, complex);
+            GpuKernel::from_variant(
+                variant("stockham", false).applies(move |l| supported(l) && pow2(l)),
+            )
+            .variant(variant("stockham_mixed", true).applies(move |l| supported(l) && !pow2(l)))
+        };
+    kernel
         .bindings(bindings.iter().copied(), 3)
         .uniform(move |l| {
             let cols = Scalar::U32(u32::try_from(cols(l)).unwrap_or(u32::MAX));
