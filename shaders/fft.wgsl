@@ -1,8 +1,8 @@
 // fft.wgsl: batched complex FFT of the columns of a tile, one column per workgroup, by the
 // Stockham autosort algorithm in workgroup memory (mixed radix: 8, 4 and 2 stages, then 3 and
-// 5 stages), the common part of the FFT shaders. The entry points are in fft_c2c.wgsl (with
-// fft_c2c_into), fft_bluestein.wgsl (with fft_bluestein_into), fft_r2c.wgsl and fft_c2r.wgsl,
-// each appended to this file with its own data bindings.
+// 5 stages), the common part of the FFT shaders. The entry points are in fft_c2c.wgsl,
+// fft_bluestein.wgsl (each after the data bindings of fft_inplace.wgsl or fft_into.wgsl),
+// fft_r2c.wgsl and fft_c2r.wgsl, each appended to this file.
 //
 // Computes, for a column x of length n = 2^a 3^b 5^c <= MAXN:
 //   X[k] = sum_j x[j] w^(j k),  w = exp(-2 pi i / n) (forward) or exp(+2 pi i / n) (inverse),
@@ -52,8 +52,8 @@
 //                           m < big_b at [tab_off + m], and for m = h big_b at
 //                           [tab_off + big_b + h]
 //   3: p    storage, read   Params below
-// and, in the entry files, the data: 0 (complex, transformed in place, or the source of the
-// `_into` entries), 4 (the `_into` entries' destination; real data for r2c / c2r).
+// and the data: 0 (complex, transformed in place, or the source of the `_into` kernels), 4 (the
+// `_into` kernels' destination; real data for r2c / c2r).
 //
 // Dispatch: one workgroup of WG invocations per column; past 65535 columns the grid folds into
 // y, so the column is wid.x + wid.y * num_workgroups.x.

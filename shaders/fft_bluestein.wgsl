@@ -1,5 +1,5 @@
-// fft_bluestein.wgsl: the complex-to-complex entry point for lengths n that are not powers of
-// two, in place, by Bluestein's algorithm (chirp-z; L. Bluestein, "A linear filtering approach
+// fft_bluestein.wgsl: the complex-to-complex entry point for lengths n with a prime factor
+// other than 2, 3 and 5, by Bluestein's algorithm (chirp-z; L. Bluestein, "A linear filtering approach
 // to the computation of the discrete Fourier transform", 1970), appended to fft.wgsl (see there
 // for the column layout, twiddle modes and shared bindings), whose Stockham transform it runs
 // twice at the power-of-two length m = p.m >= 2n - 1.
@@ -15,10 +15,9 @@
 //
 // Bindings (group 0), besides fft.wgsl's tw = 1 (here w_m^j = exp(-2 pi i j / m), j < m),
 // tab = 2 ([w_0 .. w_(n-1), B_0 .. B_(m-1)] with forward signs, then from tab_off = n + m the
-// twiddle tables of a four-step or split twiddle) and p = 3:
-//   0: x  storage, read_write  the tile, each column read from and written to the same places
-
-@group(0) @binding(0) var<storage, read_write> x: array<C>;
+// twiddle tables of a four-step or split twiddle) and p = 3; the data bindings come from
+// fft_inplace.wgsl (in place) or fft_into.wgsl (into another tile), appended before this file,
+// which define load(i) and store(i, v).
 
 @compute @workgroup_size(WG)
 fn fft_bluestein(
@@ -35,7 +34,7 @@ fn fft_bluestein(
     for (var i = lid; i < m; i += WG) {
         var v = C(R(0), R(0));
         if (live && i < n) {
-            v = cmul(x[src_index(col, i)], chirp(i, inverse));
+            v = cmul(load(src_index(col, i)), chirp(i, inverse));
         }
         buf[i] = v;
     }
@@ -45,7 +44,7 @@ fn fft_bluestein(
     // 5. X = w c, truncated to n, twiddled and scaled.
     if (live) {
         for (var k = lid; k < n; k += WG) {
-            x[dst_index(col, k)] = finish(col, k, cmul(buf[res + k], chirp(k, inverse)), inverse);
+            store(dst_index(col, k), finish(col, k, cmul(buf[res + k], chirp(k, inverse)), inverse));
         }
     }
 }

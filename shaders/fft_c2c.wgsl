@@ -1,11 +1,7 @@
-// fft_c2c.wgsl: the complex-to-complex entry point, in place, appended to fft.wgsl (see there
-// for the column layout, the twiddle modes and the shared bindings tw = 1, tab = 2, p = 3).
-//
-// Bindings (group 0), besides fft.wgsl's:
-//   0: x  storage, read_write  the tile; each column is read from and written to the same
-//                              places (src_index = dst_index), so columns never overlap
-
-@group(0) @binding(0) var<storage, read_write> x: array<C>;
+// fft_c2c.wgsl: the complex-to-complex entry point, appended to fft.wgsl (see there for the
+// column layout, the twiddle modes and the shared bindings tw = 1, tab = 2, p = 3) and to the
+// data bindings of fft_inplace.wgsl (in place) or fft_into.wgsl (into another tile), which
+// define load(i) and store(i, v).
 
 @compute @workgroup_size(WG)
 fn fft_c2c(
@@ -19,14 +15,14 @@ fn fft_c2c(
     let inverse = p.inverse != 0u;
     if (live) {
         for (var i = lid; i < n; i += WG) {
-            buf[i] = x[src_index(col, i)];
+            buf[i] = load(src_index(col, i));
         }
     }
     workgroupBarrier();
     let res = stockham(lid, n, inverse);
     if (live) {
         for (var k = lid; k < n; k += WG) {
-            x[dst_index(col, k)] = finish(col, k, buf[res + k], inverse);
+            store(dst_index(col, k), finish(col, k, buf[res + k], inverse));
         }
     }
 }

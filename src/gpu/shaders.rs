@@ -55,10 +55,10 @@ pub(crate) const LASWP: &str = include_str!("../../shaders/laswp.wgsl");
 pub(crate) const FFT: &str = include_str!("../../shaders/fft.wgsl");
 /// `shaders/fft_c2c.wgsl`, owned by `gpu/kernels/fft.rs`.
 pub(crate) const FFT_C2C: &str = include_str!("../../shaders/fft_c2c.wgsl");
-/// `shaders/fft_c2c_into.wgsl`, owned by `gpu/kernels/fft.rs`.
-pub(crate) const FFT_C2C_INTO: &str = include_str!("../../shaders/fft_c2c_into.wgsl");
-/// `shaders/fft_bluestein_into.wgsl`, owned by `gpu/kernels/fft.rs`.
-pub(crate) const FFT_BLUESTEIN_INTO: &str = include_str!("../../shaders/fft_bluestein_into.wgsl");
+/// `shaders/fft_inplace.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_INPLACE: &str = include_str!("../../shaders/fft_inplace.wgsl");
+/// `shaders/fft_into.wgsl`, owned by `gpu/kernels/fft.rs`.
+pub(crate) const FFT_INTO: &str = include_str!("../../shaders/fft_into.wgsl");
 /// `shaders/fft_chirp.wgsl`, owned by `gpu/kernels/fft.rs`.
 pub(crate) const FFT_CHIRP: &str = include_str!("../../shaders/fft_chirp.wgsl");
 /// `shaders/fft_r2c.wgsl`, owned by `gpu/kernels/fft.rs`.

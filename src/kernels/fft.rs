@@ -209,7 +209,7 @@ where
     Complex<T>: Element,
 {
     assert!(n > 0, "an FFT needs a length of at least 1");
-    Columns::contiguous(n, direction, scale, four_step).call::<T>(Family::C2c)
+    Columns::contiguous(n, direction, scale, four_step).call_family::<T>(Family::C2c)
 }
 
 /// Batched FFT of every column of an `n x cols` complex tile, in place, then (with
@@ -238,7 +238,7 @@ where
         n > 0 && !n.is_power_of_two(),
         "Bluestein's algorithm is for lengths that are not powers of two, not {n}"
     );
-    Columns::contiguous(n, direction, scale, four_step).call::<T>(Family::Bluestein)
+    Columns::contiguous(n, direction, scale, four_step).call_family::<T>(Family::Bluestein)
 }
 
 /// The first half of a column FFT of `n1 n2` points split in two (for columns longer than a
@@ -259,23 +259,7 @@ pub fn fft_split_rows<T: FftReal>(n1: usize, n2: usize, direction: Direction) ->
 where
     Complex<T>: Element,
 {
-    assert!(n1 > 0 && n2 > 0, "a split FFT needs factors of at least 1");
-    let n = n1 * n2;
-    let family = if uses_bluestein(n2, T::COMPLEX) {
-        Family::Bluestein
-    } else {
-        Family::C2c
-    };
-    Columns {
-        n: n2,
-        inverse: direction == Direction::Inverse,
-        scale: 1.0,
-        twiddle: Twiddle::Split { big_n: n },
-        group: n1,
-        src: [n, 1, n1],
-        dst: [n, 1, n1],
-    }
-    .call::<T>(family)
+    Columns::split_rows(n1, n2, direction).call::<T>(false)
 }
 
 /// The second half of a split column FFT (after [`fft_split_rows`]): every column of the tile
@@ -301,26 +285,11 @@ pub fn fft_split_cols<T: FftReal>(
 where
     Complex<T>: Element,
 {
-    assert!(n1 > 0 && n2 > 0, "a split FFT needs factors of at least 1");
-    let n = n1 * n2;
-    let family = if uses_bluestein(n1, T::COMPLEX) {
-        Family::BluesteinInto
-    } else {
-        Family::C2cInto
-    };
-    Columns {
-        n: n1,
-        inverse: direction == Direction::Inverse,
-        scale,
-        twiddle: four_step.map_or(Twiddle::None, |f| Twiddle::FourStep {
-            big_n: f.big_n,
-            col0: f.col0,
-        }),
-        group: n2,
-        src: [n, n1, 1],
-        dst: [n, 1, n2],
-    }
-    .call::<T>(family)
+    let twiddle = four_step.map_or(Twiddle::None, |f| Twiddle::FourStep {
+        big_n: f.big_n,
+        col0: f.col0,
+    });
+    Columns::split_cols(n1, n2, direction, scale, twiddle).call::<T>(true)
 }
 
 /// Bluestein's algorithm for a length `n` whose convolution (of `m` points, a power of two)
@@ -386,20 +355,11 @@ pub(crate) fn fft_split_cols_filtered<T: FftReal>(
 where
     Complex<T>: Element,
 {
-    let m = n1 * n2;
-    Columns {
-        n: n1,
-        inverse: false,
-        scale: 1.0,
-        twiddle: Twiddle::Filter {
-            off: n,
-            conj: direction == Direction::Inverse,
-        },
-        group: n2,
-        src: [m, n1, 1],
-        dst: [m, 1, n2],
-    }
-    .call::<T>(Family::C2cInto)
+    let filter = Twiddle::Filter {
+        off: n,
+        conj: direction == Direction::Inverse,
+    };
+    Columns::split_cols(n1, n2, Direction::Forward, 1.0, filter).call::<T>(true)
 }
 
 /// Whether a column FFT of length `n` is a Bluestein call when its tables are made by
@@ -487,10 +447,65 @@ impl Columns {
         }
     }
 
+    /// Step 1 of a split column of `n1 n2` points: the `n1` rows of `n2` points, `n1` apart,
+    /// in place, with the split twiddle.
+    #[track_caller]
+    fn split_rows(n1: usize, n2: usize, direction: Direction) -> Self {
+        assert!(n1 > 0 && n2 > 0, "a split FFT needs factors of at least 1");
+        let n = n1 * n2;
+        Columns {
+            n: n2,
+            inverse: direction == Direction::Inverse,
+            scale: 1.0,
+            twiddle: Twiddle::Split { big_n: n },
+            group: n1,
+            src: [n, 1, n1],
+            dst: [n, 1, n1],
+        }
+    }
+
+    /// Step 2: the `n2` contiguous columns of `n1` points, written transposed.
+    #[track_caller]
+    fn split_cols(
+        n1: usize,
+        n2: usize,
+        direction: Direction,
+        scale: f64,
+        twiddle: Twiddle,
+    ) -> Self {
+        assert!(n1 > 0 && n2 > 0, "a split FFT needs factors of at least 1");
+        let n = n1 * n2;
+        Columns {
+            n: n1,
+            inverse: direction == Direction::Inverse,
+            scale,
+            twiddle,
+            group: n2,
+            src: [n, n1, 1],
+            dst: [n, 1, n2],
+        }
+    }
+
+    /// The call, in place (`into` false) or into another tile: Stockham for the lengths
+    /// [`gpu_supports`] takes, Bluestein's algorithm for the others.
+    #[track_caller]
+    fn call<T: FftReal>(self, into: bool) -> KernelCall
+    where
+        Complex<T>: Element,
+    {
+        let family = match (uses_bluestein(self.n, T::COMPLEX), into) {
+            (false, false) => Family::C2c,
+            (true, false) => Family::Bluestein,
+            (false, true) => Family::C2cInto,
+            (true, true) => Family::BluesteinInto,
+        };
+        self.call_family::<T>(family)
+    }
+
     /// The call's parameters, in the order of `Params` in `shaders/fft.wgsl` without `cols`:
     /// `n, inverse, big_n, big_b, col0, scale, m, tab_off, mode, group, src, dst`.
     #[track_caller]
-    fn call<T: FftReal>(self, family: Family) -> KernelCall
+    fn call_family<T: FftReal>(self, family: Family) -> KernelCall
     where
         Complex<T>: Element,
     {

@@ -1,5 +1,5 @@
-//! Owner of `shaders/fft.wgsl` (with its entry files `fft_c2c.wgsl`, `fft_c2c_into.wgsl`,
-//! `fft_bluestein.wgsl`, `fft_bluestein_into.wgsl`, `fft_r2c.wgsl`, `fft_c2r.wgsl`),
+//! Owner of `shaders/fft.wgsl` (with its data files `fft_inplace.wgsl`, `fft_into.wgsl` and
+//! its entry files `fft_c2c.wgsl`, `fft_bluestein.wgsl`, `fft_r2c.wgsl`, `fft_c2r.wgsl`),
 //! `shaders/fft_chirp.wgsl` and `shaders/fft_transpose.wgsl`: mixed-radix (8, 4, 2, 3, 5)
 //! Stockham column FFTs in workgroup memory for lengths `2^a 3^b 5^c` ([`gpu_supports`]),
 //! Bluestein's chirp-z for lengths with another prime factor ([`bluestein_len`]), in place or
@@ -35,15 +35,16 @@ pub(crate) fn prelude(real: DType) -> String {
     format!("alias R = {r};\nalias C = vec2<R>;\nconst MAXN: u32 = {maxn}u;\n")
 }
 
-/// The WGSL of one FFT entry family for real type `real`.
+/// The WGSL of one FFT entry family for real type `real`: the prelude, `fft.wgsl`, for the
+/// column FFTs the data bindings (`fft_inplace.wgsl` or `fft_into.wgsl`), and the entry file.
 pub(crate) fn source(family: Family, real: DType) -> String {
-    let entry = match family {
-        Family::C2c => shaders::FFT_C2C,
-        Family::Bluestein => shaders::FFT_BLUESTEIN,
-        Family::C2cInto => shaders::FFT_C2C_INTO,
-        Family::BluesteinInto => shaders::FFT_BLUESTEIN_INTO,
-        Family::R2c => shaders::FFT_R2C,
-        Family::C2r => shaders::FFT_C2R,
+    let (data, entry) = match family {
+        Family::C2c => (shaders::FFT_INPLACE, shaders::FFT_C2C),
+        Family::Bluestein => (shaders::FFT_INPLACE, shaders::FFT_BLUESTEIN),
+        Family::C2cInto => (shaders::FFT_INTO, shaders::FFT_C2C),
+        Family::BluesteinInto => (shaders::FFT_INTO, shaders::FFT_BLUESTEIN),
+        Family::R2c => ("", shaders::FFT_R2C),
+        Family::C2r => ("", shaders::FFT_C2R),
         Family::Transpose | Family::TransposeFirst => {
             return shaders::with_dtype(shaders::FFT_TRANSPOSE, real);
         }
@@ -55,8 +56,19 @@ pub(crate) fn source(family: Family, real: DType) -> String {
     };
     let mut s = prelude(real);
     s.push_str(shaders::FFT);
+    s.push_str(data);
     s.push_str(entry);
     s
+}
+
+/// The WGSL entry point of `family`: the `_into` kernels are their in-place entries built over
+/// other data bindings.
+fn entry(family: Family) -> &'static str {
+    match family {
+        Family::C2cInto => Family::C2c.name(),
+        Family::BluesteinInto => Family::Bluestein.name(),
+        f => f.name(),
+    }
 }
 
 fn u(l: &Launch<'_>, i: usize) -> u32 {
@@ -125,7 +137,7 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
     let bluestein = matches!(family, Family::Bluestein | Family::BluesteinInto);
     let cols = move |l: &Launch<'_>| l.shapes[real_arg].len() / (u(l, 0).max(1) as usize);
     let variant = |name: &str, odd: bool| {
-        GpuVariant::wgsl(name, source(family, real), family.name())
+        GpuVariant::wgsl(name, source(family, real), entry(family))
             .constant("ODD_RADICES", if odd { 1.0 } else { 0.0 })
             .dispatch(Dispatch::Custom(std::sync::Arc::new(
                 move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
