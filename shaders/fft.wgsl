@@ -55,8 +55,10 @@
 // and the data: 0 (complex, transformed in place, or the source of the `_into` kernels), 4 (the
 // `_into` kernels' destination; real data for r2c / c2r).
 //
-// Dispatch: one workgroup of WG invocations per column; past 65535 columns the grid folds into
-// y, so the column is wid.x + wid.y * num_workgroups.x.
+// Dispatch: one workgroup of WG invocations per `cpw` columns (fft_c2c: as many as fill MAXN
+// points, so that short columns keep the invocations busy and their loads contiguous; one for
+// the other entries); past 65535 workgroups the grid folds into y, so the workgroup is
+// wid.x + wid.y * num_workgroups.x.
 
 struct Params {
     n: u32,
@@ -77,6 +79,8 @@ struct Params {
     d_outer: u32,
     d_inner: u32,
     d_step: u32,
+    // Columns per workgroup (fft_c2c; 1 elsewhere): count n <= MAXN.
+    cpw: u32,
 }
 
 @group(0) @binding(1) var<storage, read> tw: array<C>;
@@ -182,11 +186,15 @@ fn dft(u: ptr<function, array<C, 8>>, r: u32, inverse: bool) {
 // With w = exp(-+2 pi i / 3) = -1/2 -+ i sqrt(3)/2, the butterfly is
 //   X0 = u0 + (u1 + u2),  X1,2 = u0 - (u1 + u2) / 2 +- (s i) (sqrt(3)/2) (u1 - u2),
 // s as in `rot`.
-fn stage3(src: u32, dst: u32, lid: u32, n: u32, sub: u32, inverse: bool) {
+fn stage3(src0: u32, dst0: u32, lid: u32, n: u32, count: u32, sub: u32, inverse: bool) {
     let s3 = R(0.86602540378443864676); // sin(2 pi / 3)
     let stride = n / 3u;
     let tstep = n / (3u * sub);
-    for (var t = lid; t < stride; t += WG) {
+    for (var v = lid; v < count * stride; v += WG) {
+        let col = v / stride;
+        let t = v - col * stride;
+        let src = src0 + col * n;
+        let dst = dst0 + col * n;
         let k = t % sub;
         let u0 = buf[src + t];
         let u1 = cmul(buf[src + t + stride], conj_if(tw[k * tstep], inverse));
@@ -207,14 +215,18 @@ fn stage3(src: u32, dst: u32, lid: u32, n: u32, sub: u32, inverse: bool) {
 //   X0 = u0 + a1 + a2,
 //   X1,4 = u0 + c1 a1 + c2 a2 +- (s i) (s1 b1 + s2 b2),
 //   X2,3 = u0 + c2 a1 + c1 a2 +- (s i) (s2 b1 - s1 b2),   s as in `rot`.
-fn stage5(src: u32, dst: u32, lid: u32, n: u32, sub: u32, inverse: bool) {
+fn stage5(src0: u32, dst0: u32, lid: u32, n: u32, count: u32, sub: u32, inverse: bool) {
     let c1 = R(0.30901699437494742410); // cos(2 pi / 5)
     let c2 = R(-0.80901699437494742410); // cos(4 pi / 5)
     let s1 = R(0.95105651629515357212); // sin(2 pi / 5)
     let s2 = R(0.58778525229247312917); // sin(4 pi / 5)
     let stride = n / 5u;
     let tstep = n / (5u * sub);
-    for (var t = lid; t < stride; t += WG) {
+    for (var v = lid; v < count * stride; v += WG) {
+        let col = v / stride;
+        let t = v - col * stride;
+        let src = src0 + col * n;
+        let dst = dst0 + col * n;
         let k = t % sub;
         let u0 = buf[src + t];
         let u1 = cmul(buf[src + t + stride], conj_if(tw[k * tstep], inverse));
@@ -238,9 +250,10 @@ fn stage5(src: u32, dst: u32, lid: u32, n: u32, sub: u32, inverse: bool) {
     }
 }
 
-// Transforms buf[0 .. n] (already loaded) in place with invocation `lid`; returns the offset
-// (0 or MAXN) of the half of `buf` holding the result.
-fn stockham(lid: u32, n: u32, inverse: bool) -> u32 {
+// Transforms the `count` columns buf[c n .. c n + n] (already loaded; count n <= MAXN) in
+// place with invocation `lid`; returns the offset (0 or MAXN) of the half of `buf` holding the
+// result (the columns at the same places in it).
+fn stockham(lid: u32, n: u32, count: u32, inverse: bool) -> u32 {
     var src = 0u;
     var dst = MAXN;
     var sub = 1u;
@@ -253,17 +266,20 @@ fn stockham(lid: u32, n: u32, inverse: bool) -> u32 {
         // registers (the generic loop's array indexed by q lives in memory on lavapipe): 30%
         // less time for n = 1000 than radix-3/5 butterflies inside `dft` took.
         if (ODD_RADICES && r == 3u) {
-            stage3(src, dst, lid, n, sub, inverse);
+            stage3(src, dst, lid, n, count, sub, inverse);
         } else if (ODD_RADICES && r == 5u) {
-            stage5(src, dst, lid, n, sub, inverse);
+            stage5(src, dst, lid, n, count, sub, inverse);
         } else {
             let stride = n / r;
             let tstep = n / (r * sub);
-            for (var t = lid; t < stride; t += WG) {
+            for (var w = lid; w < count * stride; w += WG) {
+                let col = w / stride;
+                let t = w - col * stride;
+                let base = col * n;
                 let k = t % sub;
                 var u: array<C, 8>;
                 for (var q = 0u; q < r; q++) {
-                    let v = buf[src + t + q * stride];
+                    let v = buf[src + base + t + q * stride];
                     if (q == 0u || k == 0u) {
                         u[q] = v;
                     } else {
@@ -271,7 +287,7 @@ fn stockham(lid: u32, n: u32, inverse: bool) -> u32 {
                     }
                 }
                 dft(&u, r, inverse);
-                let j = (t - k) * r + k;
+                let j = base + (t - k) * r + k;
                 for (var q = 0u; q < r; q++) {
                     buf[dst + j + q * sub] = u[q];
                 }
@@ -330,11 +346,11 @@ fn chirp(k: u32, inverse: bool) -> C {
 // A = FFT_m(a), A *= B (the filter, tab[n ..]), c = IFFT_m(A) (unnormalized; B carries the
 // 1/m). Returns the offset of c in `buf`.
 fn bluestein_convolve(lid: u32, n: u32, m: u32, inverse: bool) -> u32 {
-    let r1 = stockham(lid, m, false);
+    let r1 = stockham(lid, m, 1u, false);
     // Each invocation moves its own points, so no barrier is needed between read and write.
     for (var i = lid; i < m; i += WG) {
         buf[i] = cmul(buf[r1 + i], conj_if(tab[n + i], inverse));
     }
     workgroupBarrier();
-    return stockham(lid, m, true);
+    return stockham(lid, m, 1u, true);
 }

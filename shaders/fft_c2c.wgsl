@@ -2,6 +2,11 @@
 // column layout, the twiddle modes and the shared bindings tw = 1, tab = 2, p = 3) and to the
 // data bindings of fft_inplace.wgsl (in place) or fft_into.wgsl (into another tile), which
 // define load(i) and store(i, v).
+//
+// A workgroup transforms p.cpw consecutive columns together in `buf` (column b of them at
+// b n). Loads and stores walk the points in the order that makes neighbouring invocations touch
+// neighbouring addresses: along a column when its points are contiguous (s_step = 1, d_step =
+// 1), across the columns otherwise (the strided columns of a split pass are 1 apart).
 
 @compute @workgroup_size(WG)
 fn fft_c2c(
@@ -10,19 +15,34 @@ fn fft_c2c(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let n = p.n;
-    let col = column_index(wid, nwg);
-    let live = col < p.cols;
+    let cpw = p.cpw;
+    let first = column_index(wid, nwg) * cpw;
     let inverse = p.inverse != 0u;
-    if (live) {
-        for (var i = lid; i < n; i += WG) {
-            buf[i] = load(src_index(col, i));
+    let total = cpw * n;
+    for (var i = lid; i < total; i += WG) {
+        var b = i / n;
+        var k = i % n;
+        if (p.s_step != 1u) {
+            b = i % cpw;
+            k = i / cpw;
+        }
+        let col = first + b;
+        if (col < p.cols) {
+            buf[b * n + k] = load(src_index(col, k));
         }
     }
     workgroupBarrier();
-    let res = stockham(lid, n, inverse);
-    if (live) {
-        for (var k = lid; k < n; k += WG) {
-            store(dst_index(col, k), finish(col, k, buf[res + k], inverse));
+    let res = stockham(lid, n, cpw, inverse);
+    for (var i = lid; i < total; i += WG) {
+        var b = i / n;
+        var k = i % n;
+        if (p.d_step != 1u) {
+            b = i % cpw;
+            k = i / cpw;
+        }
+        let col = first + b;
+        if (col < p.cols) {
+            store(dst_index(col, k), finish(col, k, buf[res + b * n + k], inverse));
         }
     }
 }

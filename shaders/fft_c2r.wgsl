@@ -33,7 +33,7 @@ fn fft_c2r(
         }
     }
     workgroupBarrier();
-    let res = stockham(lid, n, true);
+    let res = stockham(lid, n, 1u, true);
     if (live) {
         for (var i = lid; i < n; i += WG) {
             xr[col * n + i] = buf[res + i].x * p.scale;

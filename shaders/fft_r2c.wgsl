@@ -25,7 +25,7 @@ fn fft_r2c(
         }
     }
     workgroupBarrier();
-    let res = stockham(lid, n, false);
+    let res = stockham(lid, n, 1u, false);
     if (live) {
         for (var i = lid; i < h; i += WG) {
             y[col * h + i] = buf[res + i] * p.scale;

@@ -136,11 +136,22 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
     );
     let bluestein = matches!(family, Family::Bluestein | Family::BluesteinInto);
     let cols = move |l: &Launch<'_>| l.shapes[real_arg].len() / (u(l, 0).max(1) as usize);
+    // Columns per workgroup: the c2c entry fills its buffer with short columns (at least one),
+    // so that a workgroup has work for its invocations and its loads run along neighbouring
+    // addresses; the other entries take one column each.
+    let stockham_c2c = matches!(family, Family::C2c | Family::C2cInto);
+    let cpw = move |l: &Launch<'_>| {
+        if stockham_c2c {
+            (gpu_max_len(complex) / (u(l, 0).max(1) as usize)).clamp(1, cols(l).max(1))
+        } else {
+            1
+        }
+    };
     let variant = |name: &str, odd: bool| {
         GpuVariant::wgsl(name, source(family, real), entry(family))
             .constant("ODD_RADICES", if odd { 1.0 } else { 0.0 })
             .dispatch(Dispatch::Custom(std::sync::Arc::new(
-                move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l) as u64),
+                move |l: &Launch<'_>| crate::kernels::fold_groups(cols(l).div_ceil(cpw(l)) as u64),
             )))
     };
     // Bluestein's transforms have power-of-two lengths. The Stockham kernels come as two
@@ -164,12 +175,14 @@ pub(crate) fn kernel(family: Family, dtype: DType) -> GpuKernel {
         .uniform(move |l| {
             let cols = Scalar::U32(u32::try_from(cols(l)).unwrap_or(u32::MAX));
             // Params: n, cols, then the call's parameters in order (the column geometry for
-            // the c2c families; zeros for r2c / c2r, which read only the first five).
+            // the c2c families; zeros for r2c / c2r, which read only the first five), then the
+            // columns per workgroup.
             let mut v = vec![l.params[0], cols];
             v.extend_from_slice(&l.params[1..]);
             if !columns {
                 v.extend(std::iter::repeat_n(Scalar::U32(0), 10));
             }
+            v.push(Scalar::U32(u32::try_from(cpw(l)).unwrap_or(1)));
             encode_uniform(&v)
         })
 }
