@@ -191,8 +191,13 @@ fn stage3(src0: u32, dst0: u32, lid: u32, n: u32, count: u32, sub: u32, inverse:
     let stride = n / 3u;
     let tstep = n / (3u * sub);
     for (var v = lid; v < count * stride; v += WG) {
-        let col = v / stride;
-        let t = v - col * stride;
+        // One column (the usual case): no division.
+        var col = 0u;
+        var t = v;
+        if (count > 1u) {
+            col = v / stride;
+            t = v - col * stride;
+        }
         let src = src0 + col * n;
         let dst = dst0 + col * n;
         let k = t % sub;
@@ -223,8 +228,13 @@ fn stage5(src0: u32, dst0: u32, lid: u32, n: u32, count: u32, sub: u32, inverse:
     let stride = n / 5u;
     let tstep = n / (5u * sub);
     for (var v = lid; v < count * stride; v += WG) {
-        let col = v / stride;
-        let t = v - col * stride;
+        // One column (the usual case): no division.
+        var col = 0u;
+        var t = v;
+        if (count > 1u) {
+            col = v / stride;
+            t = v - col * stride;
+        }
         let src = src0 + col * n;
         let dst = dst0 + col * n;
         let k = t % sub;
@@ -273,8 +283,12 @@ fn stockham(lid: u32, n: u32, count: u32, inverse: bool) -> u32 {
             let stride = n / r;
             let tstep = n / (r * sub);
             for (var w = lid; w < count * stride; w += WG) {
-                let col = w / stride;
-                let t = w - col * stride;
+                var col = 0u;
+                var t = w;
+                if (count > 1u) {
+                    col = w / stride;
+                    t = w - col * stride;
+                }
                 let base = col * n;
                 let k = t % sub;
                 var u: array<C, 8>;

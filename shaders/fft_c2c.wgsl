@@ -20,11 +20,14 @@ fn fft_c2c(
     let inverse = p.inverse != 0u;
     let total = cpw * n;
     for (var i = lid; i < total; i += WG) {
-        var b = i / n;
-        var k = i % n;
-        if (p.s_step != 1u) {
-            b = i % cpw;
+        var b = 0u;
+        var k = i;
+        if (cpw > 1u && p.s_step == 1u) {
+            b = i / n;
+            k = i - b * n;
+        } else if (cpw > 1u) {
             k = i / cpw;
+            b = i - k * cpw;
         }
         let col = first + b;
         if (col < p.cols) {
@@ -34,11 +37,14 @@ fn fft_c2c(
     workgroupBarrier();
     let res = stockham(lid, n, cpw, inverse);
     for (var i = lid; i < total; i += WG) {
-        var b = i / n;
-        var k = i % n;
-        if (p.d_step != 1u) {
-            b = i % cpw;
+        var b = 0u;
+        var k = i;
+        if (cpw > 1u && p.d_step == 1u) {
+            b = i / n;
+            k = i - b * n;
+        } else if (cpw > 1u) {
             k = i / cpw;
+            b = i - k * cpw;
         }
         let col = first + b;
         if (col < p.cols) {
