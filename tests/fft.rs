@@ -1150,3 +1150,79 @@ where
     }
     check(&what, &c.to_vec().unwrap(), &want, n, 0.0);
 }
+
+/// `fft::fft_cols` (batched 1D transforms of every column, `FftPlan::batched`) against the
+/// naive DFT of each column, forward and inverse, in tiles of whole columns: on the CPU, GPU
+/// plans on the CPU (split columns), lavapipe alone (short columns many per workgroup, ragged
+/// last workgroup; split; Bluestein over passes), and CPU + lavapipe.
+fn batched<T: Real>(rt: &Runtime, scope: &Scope, n: usize, m: usize, nb: usize, target: Target)
+where
+    Complex<T>: tessera::Element,
+{
+    let x = random::<T>(n * m, (n * m) as u64 + 3);
+    let xa = DArray::from_slice(rt, n, m, &x, Blocks::new(n, nb));
+    let x64 = widen(&x);
+    for (direction, norm) in [
+        (Direction::Forward, Norm::Backward),
+        (Direction::Inverse, Norm::Ortho),
+    ] {
+        let plan = FftPlan::batched(n, m, direction, norm, T::COMPLEX, target).unwrap();
+        let what = format!(
+            "{} {m} columns of {n} in tiles of {nb} on {scope} ({plan})",
+            T::COMPLEX
+        );
+        let y = common::within(120, &what, {
+            let (plan, xa, scope) = (plan.clone(), xa.clone(), scope.clone());
+            move || fft::execute(&plan, &xa, &scope)
+        })
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(
+            (y.rows(), y.cols(), y.tile_size()),
+            (n, m, (n, nb)),
+            "{what}"
+        );
+        let got = y.to_vec().unwrap();
+        for j in 0..m {
+            let want = dft(&x64[j * n..(j + 1) * n], &[n], direction, plan.scale());
+            check(
+                &format!("{what}, column {j}"),
+                &got[j * n..(j + 1) * n],
+                &want,
+                n,
+                0.0,
+            );
+        }
+    }
+    assert_eq!(xa.to_vec().unwrap(), x, "the input changed");
+}
+
+#[test]
+fn batched_columns_on_every_scope() {
+    let cpu = common::cpu_runtime();
+    batched::<f64>(&cpu, &Scope::all(), 12, 7, 3, Target::Cpu);
+    batched::<f32>(&cpu, &Scope::all(), 2048, 3, 2, Target::Gpu);
+    let y = fft::fft_cols(
+        &DArray::from_slice(&cpu, 5, 4, &random::<f64>(20, 1), Blocks::new(5, 3)),
+        Direction::Forward,
+        Norm::Backward,
+        &Scope::all(),
+    )
+    .unwrap();
+    assert_eq!((y.rows(), y.cols()), (5, 4));
+    let cut = DArray::from_slice(&cpu, 6, 2, &random::<f64>(12, 1), Blocks::new(3, 2));
+    assert!(matches!(
+        fft::fft_cols(&cut, Direction::Forward, Norm::Backward, &Scope::all()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let Some(rt) = common::gpu_runtime() else {
+        return;
+    };
+    batched::<f32>(&rt, &Scope::all(), 100, 73, 20, Target::Gpu);
+    batched::<f64>(&rt, &Scope::all(), 1024, 5, 2, Target::Gpu);
+    batched::<f32>(&rt, &Scope::all(), 1031, 3, 3, Target::Gpu);
+    batched::<f32>(&rt, &Scope::all(), 12, 1, 1, Target::Gpu);
+    if let Some(mixed) = common::mixed_runtime() {
+        let target = fft::target_for(&mixed, &Scope::all());
+        batched::<f32>(&mixed, &Scope::all(), 64, 40, 7, target);
+    }
+}

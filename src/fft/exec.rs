@@ -169,7 +169,7 @@ where
     /// [`Error::ShapeMismatch`] when `x` is not shaped as the plan says; task failures.
     pub fn execute(&self, x: &DArray<Complex<T>>, scope: &Scope) -> Result<DArray<Complex<T>>> {
         self.check_input(x)?;
-        let out = self.result_segments(x.cols() == 1, x.rows());
+        let out = self.result_segments(x);
         self.run(x, &out, scope)?;
         Ok(to_darray(&self.rt, x.rows(), x.cols(), out))
     }
@@ -187,7 +187,7 @@ where
         scope: &Scope,
     ) -> Result<()> {
         self.check_input(x)?;
-        let want = self.result_segments(x.cols() == 1, x.rows());
+        let want = self.result_segments(x);
         let fits = out.rows() == x.rows()
             && out.cols() == x.cols()
             && out.tiles().len() == want.len()
@@ -223,6 +223,19 @@ where
         let plan = &self.plan;
         let dims = plan.dims();
         let n0 = dims[0];
+        if plan.batch() > 1 {
+            if x.rows() == n0 && x.cols() == plan.batch() && x.mt() == 1 {
+                return Ok(());
+            }
+            return Err(Error::ShapeMismatch {
+                op: "fft".into(),
+                detail: format!(
+                    "a plan for {} columns of {n0} points takes a {n0}x{} array in tiles of whole columns, got {x:?}",
+                    plan.batch(),
+                    plan.batch()
+                ),
+            });
+        }
         let ok_shape = if dims.len() == 1 {
             x.rows() == n0 && x.cols() == 1
         } else {
@@ -269,8 +282,23 @@ where
             .rposition(|p| matches!(p, Pass::Transpose { .. }))
     }
 
-    /// Fresh panels for the result.
-    fn result_segments(&self, vector: bool, rows: usize) -> Vec<Segment<T>> {
+    /// Fresh panels for the result of transforming `x`: a batched plan's are shaped like
+    /// `x`'s tiles (whole columns).
+    fn result_segments(&self, x: &DArray<Complex<T>>) -> Vec<Segment<T>> {
+        let (vector, rows) = (x.cols() == 1, x.rows());
+        if self.plan.batch() > 1 {
+            let nb = x.tile_size().1;
+            return x
+                .tiles()
+                .iter()
+                .enumerate()
+                .map(|(j, t)| Segment {
+                    start: j * nb * rows,
+                    len: t.len(),
+                    chunk: Chunk::zeros(&self.rt, rows, t.cols()),
+                })
+                .collect();
+        }
         let tile_rows = if vector { None } else { Some(rows) };
         if self.plan.algorithm() == Algorithm::Lines {
             // Column panels of the rows x cols result.
@@ -379,6 +407,27 @@ where
         let mut blocks: Vec<Segment<T>> = Vec::new();
         self.rt.datadeps_in(scope.clone(), |r| {
             for (i, pass) in plan.passes().iter().enumerate() {
+                if i == 0
+                    && matches!(
+                        pass,
+                        Pass::Columns { .. } | Pass::SplitRows { .. } | Pass::Bluestein { .. }
+                    )
+                {
+                    // A transform without a first transpose: the input copied into the
+                    // result's panels (transformed in place there), or into scratch panels
+                    // like them when a later pass writes the result.
+                    let first = if matches!(pass, Pass::SplitRows { .. }) {
+                        self.scratch_like(i, out)
+                    } else {
+                        out.to_vec()
+                    };
+                    if plan.batch() > 1 {
+                        copy_tiles(r, x, &first);
+                    } else {
+                        copy_input(r, x, &first[0]);
+                    }
+                    segs = first;
+                }
                 match *pass {
                     Pass::Lines {
                         rows,
@@ -524,10 +573,6 @@ where
                         segs = dst;
                     }
                     Pass::Bluestein { n, m, scaled, .. } => {
-                        if i == 0 {
-                            copy_input(r, x, &out[0]);
-                            segs = out.to_vec();
-                        }
                         let Some(long) = &self.long[i] else {
                             unreachable!("a Bluestein pass has its tables")
                         };
@@ -550,10 +595,6 @@ where
                         scaled,
                         ..
                     } => {
-                        if i == 0 {
-                            copy_input(r, x, &out[0]);
-                            segs = out.to_vec();
-                        }
                         let Some((tw, big)) = &self.tables[i] else {
                             unreachable!("a Columns pass has its tables")
                         };
@@ -854,6 +895,41 @@ where
         } else {
             let call = transpose::<Complex<T>>(block);
             r.spawn(call, (Read(rect.chunk), ReadWrite(&seg.chunk)));
+        }
+    }
+}
+
+/// The tiles of `x` (whole columns) copied into `segs`, one segment per tile, in blocks of at
+/// most 2^20 elements (a GPU copy's grid limit).
+fn copy_tiles<T: FftReal>(r: &Region<'_>, x: &DArray<Complex<T>>, segs: &[Segment<T>])
+where
+    Complex<T>: Element,
+{
+    const BLOCK: usize = 1 << 20;
+    for (t, seg) in x.tiles().iter().zip(segs) {
+        let len = t.len();
+        for (b, off) in (0..len).step_by(BLOCK).enumerate() {
+            let h = BLOCK.min(len - off);
+            // A one-column "transpose" of h rows is a copy.
+            let block = TransposeBlock {
+                src_off: off,
+                src_ld: h,
+                h,
+                w: 1,
+                dst_off: off,
+                dst_ld: 1,
+            };
+            if b == 0 {
+                r.spawn(
+                    transpose_first::<Complex<T>>(block),
+                    (Read(t), Write(&seg.chunk)),
+                );
+            } else {
+                r.spawn(
+                    transpose::<Complex<T>>(block),
+                    (Read(t), ReadWrite(&seg.chunk)),
+                );
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Fast Fourier transforms of `DArray`s: 1D (the distributed four-step method for long
 //! vectors), 2D and 3D (a batched pass per dimension with transposes between them; on the CPU,
 //! 2D as two passes of whole lines gathered from every panel, which moves the data half as
-//! often), complex to complex in `c32` or `c64`, and real-to-complex / complex-to-real
-//! transforms of columns.
+//! often), complex to complex in `c32` or `c64`, batched 1D transforms of every column
+//! ([`fft_cols`], [`FftPlan::batched`]), and real-to-complex / complex-to-real transforms of
+//! columns.
 //!
 //! Every transform is a plan ([`FftPlan`], plain data) run as tasks over contiguous panels of
 //! the data in one datadeps region, so it runs on any mix of processors: the CPU pool (rustfft,
@@ -162,6 +163,54 @@ where
     Complex<T>: Element,
 {
     let plan = plan_for(x.runtime(), scope, &[x.rows()], direction, norm, T::COMPLEX)?;
+    execute(&plan, x, scope)
+}
+
+/// The 1D transforms of every column of `x` (its tiles must hold whole columns, as
+/// [`rfft_cols`]'s), side by side: a [`FftPlan::batched`] plan for [`target_for`]'s target (the
+/// CPU's when that is a GPU plan for a length no GPU takes and the CPU is in scope). The result
+/// is tiled like `x`.
+///
+/// # Errors
+/// As [`FftPlan::batched`] and [`execute`]; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
+/// when a tile of `x` does not hold whole columns.
+///
+/// # Examples
+/// ```
+/// use num_complex::Complex;
+/// use tessera::{Blocks, DArray, Runtime, Scope};
+/// use tessera::fft::{self, Direction, Norm};
+///
+/// let rt = Runtime::builder().cpu_only().build()?;
+/// // Column j is the constant j: its spectrum is n j at 0, nothing elsewhere.
+/// let x = DArray::from_fn(&rt, 6, 3, Blocks::new(6, 2), |_, j| Complex::new(j as f64, 0.0));
+/// let y = fft::fft_cols(&x, Direction::Forward, Norm::Backward, &Scope::all())?.to_vec()?;
+/// for j in 0..3 {
+///     assert!((y[6 * j] - Complex::new(6.0 * j as f64, 0.0)).norm() < 1e-12);
+///     assert!(y[6 * j + 1..6 * j + 6].iter().all(|v| v.norm() < 1e-12));
+/// }
+/// # Ok::<(), tessera::Error>(())
+/// ```
+pub fn fft_cols<T: FftReal>(
+    x: &DArray<Complex<T>>,
+    direction: Direction,
+    norm: Norm,
+    scope: &Scope,
+) -> Result<DArray<Complex<T>>>
+where
+    Complex<T>: Element,
+{
+    let rt = x.runtime();
+    let (n, m) = (x.rows(), x.cols());
+    let target = target_for(rt, scope);
+    let plan = match FftPlan::batched(n, m, direction, norm, T::COMPLEX, target) {
+        Err(crate::Error::NoProcessor { .. })
+            if target == Target::Gpu && rt.scope_processors(scope).contains(&Processor::Cpu) =>
+        {
+            FftPlan::batched(n, m, direction, norm, T::COMPLEX, Target::Cpu)
+        }
+        p => p,
+    }?;
     execute(&plan, x, scope)
 }
 

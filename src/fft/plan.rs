@@ -190,6 +190,8 @@ pub struct FftPlan {
     algorithm: Algorithm,
     passes: Vec<Pass>,
     panels: usize,
+    /// Columns transformed side by side (a batched 1D plan, [`FftPlan::batched`]); 1 otherwise.
+    batch: usize,
 }
 
 /// Below this length a CPU 1D transform is one task (rustfft in cache beats any split).
@@ -262,8 +264,69 @@ impl FftPlan {
             algorithm,
             passes,
             panels: default_panels(total, dtype),
+            batch: 1,
         };
         Ok(plan)
+    }
+
+    /// Plans the 1D transforms of `batch` columns of `n` points side by side (every column of
+    /// an `n x batch` array, each on its own): one column pass over the array's tiles, which
+    /// must hold whole columns; on GPUs, columns longer than one pass are split as in
+    /// [`FftPlan::new`]'s multi-dimensional plans.
+    ///
+    /// ```
+    /// use tessera::DType;
+    /// use tessera::fft::{Direction, FftPlan, Norm, Pass, Target};
+    ///
+    /// let plan = FftPlan::batched(4096, 64, Direction::Forward, Norm::Backward, DType::C32, Target::Gpu)?;
+    /// assert_eq!(plan.batch(), 64);
+    /// assert!(matches!(plan.passes()[0], Pass::SplitRows { n1: 64, n2: 64, batch: 64 }));
+    /// assert_eq!(plan.scale(), 1.0);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`FftPlan::new`] for a multi-dimensional array with a dimension of `n` points;
+    /// [`Error::ShapeMismatch`] for a zero `batch`.
+    pub fn batched(
+        n: usize,
+        batch: usize,
+        direction: Direction,
+        norm: Norm,
+        dtype: DType,
+        target: Target,
+    ) -> Result<FftPlan> {
+        // The checks and GPU limits of a dimension of an N-D plan.
+        FftPlan::new(&[n, 1], direction, norm, dtype, target)?;
+        if batch == 0
+            || n.checked_mul(batch)
+                .is_none_or(|t| u32::try_from(t).is_err())
+        {
+            return Err(Error::ShapeMismatch {
+                op: "fft".into(),
+                detail: format!("{batch} columns of {n} points; 1 to 2^32 - 1 points in all"),
+            });
+        }
+        let mut passes = vec![Pass::Columns {
+            n,
+            batch,
+            four_step: None,
+            scaled: true,
+        }];
+        if target == Target::Gpu {
+            passes = split_long_columns(passes, dtype);
+        }
+        Ok(FftPlan {
+            dims: vec![n],
+            direction,
+            norm,
+            dtype,
+            target,
+            algorithm: Algorithm::Direct,
+            passes,
+            panels: default_panels(n * batch, dtype),
+            batch,
+        })
     }
 
     /// The plan for the same key from a process-wide cache, built on first use.
@@ -310,9 +373,14 @@ impl FftPlan {
         &self.dims
     }
 
-    /// Total number of points.
+    /// Points per transform (the product of the dimensions; a batched plan's column length).
     pub fn len(&self) -> usize {
         self.dims.iter().product()
+    }
+
+    /// Columns transformed side by side: [`FftPlan::batched`]'s `batch`, 1 for other plans.
+    pub fn batch(&self) -> usize {
+        self.batch
     }
 
     /// Whether the array is empty (never: plans reject zero lengths).
@@ -351,8 +419,9 @@ impl FftPlan {
     }
 
     /// Contiguous panels per pass (tasks per FFT pass; a transpose pass has up to the square).
+    /// A batched plan's panels are its array's tiles.
     pub fn panels(&self) -> usize {
-        self.panels.min(self.len())
+        self.panels.min(self.len() * self.batch)
     }
 
     /// The factor the result is multiplied by.
@@ -360,18 +429,24 @@ impl FftPlan {
         self.norm.scale(self.len(), self.direction)
     }
 
-    /// The conventional flop count, `5 N log2 N` for `N` points (whatever the algorithm).
+    /// The conventional flop count, `5 N log2 N` for `N` points (whatever the algorithm), per
+    /// transform, times the batch.
     pub fn flops(&self) -> f64 {
-        flops(self.len(), 1)
+        flops(self.len(), self.batch)
     }
 }
 
 impl fmt::Display for FftPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dims: Vec<String> = self.dims.iter().map(|d| d.to_string()).collect();
+        let batch = if self.batch > 1 {
+            format!(", {} columns", self.batch)
+        } else {
+            String::new()
+        };
         write!(
             f,
-            "{:?} {} FFT of {} ({:?}, {} panels):",
+            "{:?} {} FFT of {}{batch} ({:?}, {} panels):",
             self.direction,
             self.dtype,
             dims.join("x"),
