@@ -8,6 +8,20 @@
 // neighbouring addresses: along a column when its points are contiguous (s_step = 1, d_step =
 // 1), across the columns otherwise (the strided columns of a split pass are 1 apart).
 
+// Point i of the workgroup's cpw columns of n: (column b, point k), walking along each column
+// first when `along` (contiguous columns), across the columns first otherwise.
+fn slot(i: u32, n: u32, cpw: u32, along: bool) -> vec2<u32> {
+    if (cpw == 1u) {
+        return vec2<u32>(0u, i);
+    }
+    if (along) {
+        let b = i / n;
+        return vec2<u32>(b, i - b * n);
+    }
+    let k = i / cpw;
+    return vec2<u32>(i - k * cpw, k);
+}
+
 @compute @workgroup_size(WG)
 fn fft_c2c(
     @builtin(local_invocation_index) lid: u32,
@@ -20,15 +34,9 @@ fn fft_c2c(
     let inverse = p.inverse != 0u;
     let total = cpw * n;
     for (var i = lid; i < total; i += WG) {
-        var b = 0u;
-        var k = i;
-        if (cpw > 1u && p.s_step == 1u) {
-            b = i / n;
-            k = i - b * n;
-        } else if (cpw > 1u) {
-            k = i / cpw;
-            b = i - k * cpw;
-        }
+        let bk = slot(i, n, cpw, p.s_step == 1u);
+        let b = bk.x;
+        let k = bk.y;
         let col = first + b;
         if (col < p.cols) {
             buf[b * n + k] = load(src_index(col, k));
@@ -37,15 +45,9 @@ fn fft_c2c(
     workgroupBarrier();
     let res = stockham(lid, n, cpw, inverse);
     for (var i = lid; i < total; i += WG) {
-        var b = 0u;
-        var k = i;
-        if (cpw > 1u && p.d_step == 1u) {
-            b = i / n;
-            k = i - b * n;
-        } else if (cpw > 1u) {
-            k = i / cpw;
-            b = i - k * cpw;
-        }
+        let bk = slot(i, n, cpw, p.d_step == 1u);
+        let b = bk.x;
+        let k = bk.y;
         let col = first + b;
         if (col < p.cols) {
             store(dst_index(col, k), finish(col, k, buf[res + b * n + k], inverse));

@@ -120,12 +120,24 @@ pub fn plan_for(
     norm: Norm,
     dtype: crate::DType,
 ) -> Result<std::sync::Arc<FftPlan>> {
+    with_cpu_fallback(rt, scope, |target| {
+        FftPlan::cached(dims, direction, norm, dtype, target)
+    })
+}
+
+/// `make(target_for(rt, scope))`, or `make(Target::Cpu)` when that is a GPU plan for a length no
+/// GPU takes and the CPU is in scope.
+fn with_cpu_fallback<P>(
+    rt: &Runtime,
+    scope: &Scope,
+    make: impl Fn(Target) -> Result<P>,
+) -> Result<P> {
     let target = target_for(rt, scope);
-    match FftPlan::cached(dims, direction, norm, dtype, target) {
+    match make(target) {
         Err(crate::Error::NoProcessor { .. })
             if target == Target::Gpu && rt.scope_processors(scope).contains(&Processor::Cpu) =>
         {
-            FftPlan::cached(dims, direction, norm, dtype, Target::Cpu)
+            make(Target::Cpu)
         }
         p => p,
     }
@@ -200,17 +212,10 @@ pub fn fft_cols<T: FftReal>(
 where
     Complex<T>: Element,
 {
-    let rt = x.runtime();
     let (n, m) = (x.rows(), x.cols());
-    let target = target_for(rt, scope);
-    let plan = match FftPlan::batched(n, m, direction, norm, T::COMPLEX, target) {
-        Err(crate::Error::NoProcessor { .. })
-            if target == Target::Gpu && rt.scope_processors(scope).contains(&Processor::Cpu) =>
-        {
-            FftPlan::batched(n, m, direction, norm, T::COMPLEX, Target::Cpu)
-        }
-        p => p,
-    }?;
+    let plan = with_cpu_fallback(x.runtime(), scope, |target| {
+        FftPlan::batched(n, m, direction, norm, T::COMPLEX, target)
+    })?;
     execute(&plan, x, scope)
 }
 
