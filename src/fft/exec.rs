@@ -31,7 +31,7 @@ use crate::{Access, Read, ReadWrite, Write};
 /// Scratch panels by (pass, slot).
 type Scratch<T> = HashMap<(usize, u8), Vec<Segment<T>>>;
 
-/// The twiddle table of a `Columns` pass and its four-step table, if any.
+/// The twiddle table of a column pass and its other table, if any.
 type Tables<T> = (Chunk<Complex<T>>, Option<Chunk<Complex<T>>>);
 
 /// A contiguous run of the data: elements `start .. start + len` of the linear order.
@@ -90,9 +90,11 @@ where
 {
     plan: FftPlan,
     rt: Runtime,
-    /// Per pass: the twiddle table and the four-step table of a `Columns` pass.
+    /// Per pass: the twiddle table and the other table (four-step, split, Bluestein's chirp)
+    /// of a `Columns`, `SplitRows` or `SplitCols` pass.
     tables: Vec<Option<Tables<T>>>,
-    /// Per intermediate transpose pass: its output panels.
+    /// Scratch panels by (pass, slot): the outputs of intermediate transposes and split
+    /// passes, Bluestein's padded panels, the copy of the input before a first split pass.
     scratch: Mutex<Scratch<T>>,
     /// Per pass: the tables of a [`Pass::Bluestein`].
     long: Vec<Option<LongBluestein<T>>>,
