@@ -182,6 +182,16 @@ fn dft(u: ptr<function, array<C, 8>>, r: u32, inverse: bool) {
     }
 }
 
+// Index v of `count` runs of `len` as (run, position in it); no division for one run (the
+// usual case: one column per workgroup).
+fn run_of(v: u32, len: u32, count: u32) -> vec2<u32> {
+    if (count == 1u) {
+        return vec2<u32>(0u, v);
+    }
+    let r = v / len;
+    return vec2<u32>(r, v - r * len);
+}
+
 // A radix-3 Stockham stage (the loop of `stockham` with R = 3), its points in registers.
 // With w = exp(-+2 pi i / 3) = -1/2 -+ i sqrt(3)/2, the butterfly is
 //   X0 = u0 + (u1 + u2),  X1,2 = u0 - (u1 + u2) / 2 +- (s i) (sqrt(3)/2) (u1 - u2),
@@ -191,13 +201,9 @@ fn stage3(src0: u32, dst0: u32, lid: u32, n: u32, count: u32, sub: u32, inverse:
     let stride = n / 3u;
     let tstep = n / (3u * sub);
     for (var v = lid; v < count * stride; v += WG) {
-        // One column (the usual case): no division.
-        var col = 0u;
-        var t = v;
-        if (count > 1u) {
-            col = v / stride;
-            t = v - col * stride;
-        }
+        let ct = run_of(v, stride, count);
+        let col = ct.x;
+        let t = ct.y;
         let src = src0 + col * n;
         let dst = dst0 + col * n;
         let k = t % sub;
@@ -228,13 +234,9 @@ fn stage5(src0: u32, dst0: u32, lid: u32, n: u32, count: u32, sub: u32, inverse:
     let stride = n / 5u;
     let tstep = n / (5u * sub);
     for (var v = lid; v < count * stride; v += WG) {
-        // One column (the usual case): no division.
-        var col = 0u;
-        var t = v;
-        if (count > 1u) {
-            col = v / stride;
-            t = v - col * stride;
-        }
+        let ct = run_of(v, stride, count);
+        let col = ct.x;
+        let t = ct.y;
         let src = src0 + col * n;
         let dst = dst0 + col * n;
         let k = t % sub;
@@ -283,12 +285,9 @@ fn stockham(lid: u32, n: u32, count: u32, inverse: bool) -> u32 {
             let stride = n / r;
             let tstep = n / (r * sub);
             for (var w = lid; w < count * stride; w += WG) {
-                var col = 0u;
-                var t = w;
-                if (count > 1u) {
-                    col = w / stride;
-                    t = w - col * stride;
-                }
+                let ct = run_of(w, stride, count);
+                let col = ct.x;
+                let t = ct.y;
                 let base = col * n;
                 let k = t % sub;
                 var u: array<C, 8>;

@@ -11,15 +11,11 @@
 // Point i of the workgroup's cpw columns of n: (column b, point k), walking along each column
 // first when `along` (contiguous columns), across the columns first otherwise.
 fn slot(i: u32, n: u32, cpw: u32, along: bool) -> vec2<u32> {
-    if (cpw == 1u) {
-        return vec2<u32>(0u, i);
-    }
     if (along) {
-        let b = i / n;
-        return vec2<u32>(b, i - b * n);
+        return run_of(i, n, cpw);
     }
-    let k = i / cpw;
-    return vec2<u32>(i - k * cpw, k);
+    // Runs of cpw points, one from each column: (k, b), swapped.
+    return run_of(i, cpw, n).yx;
 }
 
 @compute @workgroup_size(WG)

@@ -18,10 +18,9 @@ use crate::array::DArray;
 use crate::data::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::kernels::fft::{
-    FftReal, FourStep, Placed, TransposeBlock, bluestein_chirp, bluestein_len, chirp_pad,
-    chirp_trim, column_tables, fft_bluestein, fft_cols, fft_lines, fft_split_cols,
-    fft_split_cols_filtered, fft_split_rows, four_step_twiddles, transpose, transpose_first,
-    twiddles,
+    FftReal, FourStep, Placed, TransposeBlock, bluestein_chirp, chirp_pad, chirp_trim,
+    column_tables, fft_cols, fft_cols_gpu, fft_lines, fft_split_cols, fft_split_cols_filtered,
+    fft_split_rows, four_step_twiddles, transpose, transpose_first, twiddles,
 };
 use crate::runtime::Runtime;
 use crate::runtime::region::Region;
@@ -119,16 +118,16 @@ where
             .passes()
             .iter()
             .map(|p| match *p {
-                Pass::Columns { n, four_step, .. } => Some(match bluestein(&plan, n) {
-                    Some(_) => {
-                        let (tw, tab) = column_tables::<T>(rt, n, four_step);
-                        (tw, Some(tab))
-                    }
-                    None => (
-                        twiddles::<T>(rt, n),
-                        four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
-                    ),
-                }),
+                // GPU plans: the tables of the call `fft_cols_gpu` picks (Stockham or
+                // Bluestein). CPU plans: no Bluestein tables (rustfft needs none).
+                Pass::Columns { n, four_step, .. } if plan.target() == Target::Gpu => {
+                    let (tw, tab) = column_tables::<T>(rt, n, four_step);
+                    Some((tw, Some(tab)))
+                }
+                Pass::Columns { n, four_step, .. } => Some((
+                    twiddles::<T>(rt, n),
+                    four_step.map(|big_n| four_step_twiddles::<T>(rt, big_n)),
+                )),
                 Pass::SplitRows { n1, n2, .. } => {
                     let (tw, tab) = column_tables::<T>(rt, n2, Some(n1 * n2));
                     Some((tw, Some(tab)))
@@ -600,15 +599,15 @@ where
                         let Some((tw, big)) = &self.tables[i] else {
                             unreachable!("a Columns pass has its tables")
                         };
-                        let by_bluestein = bluestein(&self.plan, n).is_some();
+                        let gpu = self.plan.target() == Target::Gpu;
                         for seg in &segs {
                             let scale = if scaled { scale } else { 1.0 };
                             let four_step = four_step.map(|big_n| FourStep {
                                 big_n,
                                 col0: seg.start / n,
                             });
-                            let call = if by_bluestein {
-                                fft_bluestein::<T>(n, direction, scale, four_step)
+                            let call = if gpu {
+                                fft_cols_gpu::<T>(n, direction, scale, four_step)
                             } else {
                                 fft_cols::<T>(n, direction, scale, four_step)
                             };
@@ -630,8 +629,8 @@ where
 
 /// The tables of a [`Pass::Bluestein`]: the chirp and filter ([`bluestein_chirp`]), and those
 /// of the convolution's FFTs of `m = n1 n2` points, split (a convolution of one pass is a
-/// one-pass Bluestein length, see [`bluestein_len`]): the rows' twiddles and split table, and
-/// the columns' twiddles.
+/// one-pass Bluestein length, see [`bluestein_len`](crate::kernels::fft::bluestein_len)): the
+/// rows' twiddles and split table, and the columns' twiddles.
 struct LongBluestein<T: FftReal>
 where
     Complex<T>: Element,
@@ -702,16 +701,6 @@ where
             chirp_trim::<T>(n, m, direction, scale),
             (Read(&pad.chunk), Write(&dst.chunk), Read(chirp)),
         );
-    }
-}
-
-/// The padded length `m` when a GPU plan's column pass of length `n` runs by Bluestein's
-/// algorithm ([`fft_bluestein`], whose CPU half is rustfft as [`fft_cols`]'s is).
-fn bluestein(plan: &FftPlan, n: usize) -> Option<usize> {
-    if plan.target() == Target::Gpu {
-        bluestein_len(n, plan.dtype())
-    } else {
-        None
     }
 }
 

@@ -241,6 +241,23 @@ where
     Columns::contiguous(n, direction, scale, four_step).call_family::<T>(Family::Bluestein)
 }
 
+/// The column FFT of a GPU plan's column pass: [`fft_cols`] for the lengths [`gpu_supports`]
+/// takes, [`fft_bluestein`] for the others, by the same rule as [`column_tables`], which makes
+/// its tables.
+#[track_caller]
+pub(crate) fn fft_cols_gpu<T: FftReal>(
+    n: usize,
+    direction: Direction,
+    scale: f64,
+    four_step: Option<FourStep>,
+) -> KernelCall
+where
+    Complex<T>: Element,
+{
+    assert!(n > 0, "an FFT needs a length of at least 1");
+    Columns::contiguous(n, direction, scale, four_step).call::<T>(false)
+}
+
 /// The first half of a column FFT of `n1 n2` points split in two (for columns longer than a
 /// GPU transforms in one pass; D. H. Bailey's four-step method inside each column): every
 /// column of the tile, viewed as a column-major `n1 x n2` matrix, has its `n1` rows (`n2`
