@@ -4,17 +4,15 @@ use super::*;
 use crate::DType;
 use crate::error::Error;
 
+/// The forward, backward-normalized plan of `dims`.
+fn forward(dims: &[usize], dtype: DType, target: Target) -> crate::Result<FftPlan> {
+    FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, target)
+}
+
 #[test]
 fn small_1d_plans_are_one_pass() {
     for n in [1, 2, 3, 5, 7, 8, 12, 17, 97, 1000, 4096] {
-        let p = FftPlan::new(
-            &[n],
-            Direction::Forward,
-            Norm::Backward,
-            DType::C32,
-            Target::Cpu,
-        )
-        .unwrap();
+        let p = forward(&[n], DType::C32, Target::Cpu).unwrap();
         assert_eq!(p.algorithm(), Algorithm::Direct);
         assert_eq!(p.passes().len(), 1);
     }
@@ -22,37 +20,16 @@ fn small_1d_plans_are_one_pass() {
 
 #[test]
 fn long_cpu_vectors_split_near_the_square_root() {
-    let p = FftPlan::new(
-        &[1 << 20],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C32,
-        Target::Cpu,
-    )
-    .unwrap();
+    let p = forward(&[1 << 20], DType::C32, Target::Cpu).unwrap();
     assert_eq!(p.algorithm(), Algorithm::FourStep { n1: 1024, n2: 1024 });
-    let p = FftPlan::new(
-        &[3 * 65536],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C64,
-        Target::Cpu,
-    )
-    .unwrap();
+    let p = forward(&[3 * 65536], DType::C64, Target::Cpu).unwrap();
     let Algorithm::FourStep { n1, n2 } = p.algorithm() else {
         panic!("{p}")
     };
     assert_eq!(n1 * n2, 3 * 65536);
     assert!(n1 <= n2 && n1 >= 256, "{p}");
     // A prime stays one task.
-    let p = FftPlan::new(
-        &[65537],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C32,
-        Target::Cpu,
-    )
-    .unwrap();
+    let p = forward(&[65537], DType::C32, Target::Cpu).unwrap();
     assert_eq!(p.algorithm(), Algorithm::Direct);
 }
 
@@ -129,28 +106,14 @@ fn gpu_plans_split_columns_longer_than_one_pass() {
     assert_gpu_passes(&p);
     // 1001 = 7 11 13 c32 (above one Bluestein pass, not 2^a 3^b 5^c): 1D four-step of two
     // one-pass factors.
-    let p = FftPlan::new(
-        &[1001],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C32,
-        Target::Gpu,
-    )
-    .unwrap();
+    let p = forward(&[1001], DType::C32, Target::Gpu).unwrap();
     assert!(
         matches!(p.algorithm(), Algorithm::FourStep { n1, n2 } if n1 * n2 == 1001),
         "{p}"
     );
     assert_gpu_passes(&p);
     // 2^22 c32: a four-step of 1024 x 4096 (one factor split) beats 2048 x 2048 (both split).
-    let p = FftPlan::new(
-        &[1 << 22],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C32,
-        Target::Gpu,
-    )
-    .unwrap();
+    let p = forward(&[1 << 22], DType::C32, Target::Gpu).unwrap();
     assert_eq!(p.algorithm(), Algorithm::FourStep { n1: 1024, n2: 4096 });
     assert!(matches!(
         p.passes()[2],
@@ -167,7 +130,7 @@ fn gpu_plans_split_columns_longer_than_one_pass() {
         (&[510, 2][..], DType::C64),
         (&[3, 600, 2][..], DType::C64),
     ] {
-        let p = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap();
+        let p = forward(dims, dtype, Target::Gpu).unwrap();
         assert_gpu_passes(&p);
     }
 }
@@ -204,7 +167,7 @@ fn long_primes_take_bluestein_passes_and_longer_ones_are_errors() {
         (&[4, 2 * 521][..], DType::C32, 1042, 4096),
         (&[263, 3][..], DType::C64, 263, 1024),
     ] {
-        let p = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu).unwrap();
+        let p = forward(dims, dtype, Target::Gpu).unwrap();
         assert!(
             p.passes()
                 .iter()
@@ -223,8 +186,7 @@ fn long_primes_take_bluestein_passes_and_longer_ones_are_errors() {
         let max = crate::kernels::fft::gpu_max_len(dtype);
         let p = (max * max / 2..).find(|&n| is_prime(n)).unwrap();
         for dims in [&[p][..], &[2, p][..]] {
-            let e = FftPlan::new(dims, Direction::Forward, Norm::Backward, dtype, Target::Gpu)
-                .unwrap_err();
+            let e = forward(dims, dtype, Target::Gpu).unwrap_err();
             assert!(
                 matches!(e, Error::NoProcessor { .. }),
                 "{dims:?} {dtype}: {e}"
@@ -235,14 +197,7 @@ fn long_primes_take_bluestein_passes_and_longer_ones_are_errors() {
 
 #[test]
 fn multi_dimensional_plans_rotate_through_every_dimension() {
-    let p = FftPlan::new(
-        &[4, 6, 10],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C32,
-        Target::Cpu,
-    )
-    .unwrap();
+    let p = forward(&[4, 6, 10], DType::C32, Target::Cpu).unwrap();
     let want = [
         Pass::Transpose { rows: 4, cols: 60 },
         Pass::Columns {
@@ -276,24 +231,10 @@ fn multi_dimensional_plans_rotate_through_every_dimension() {
 #[test]
 fn bad_shapes_are_errors() {
     for dims in [&[][..], &[0][..], &[2, 2, 2, 2][..]] {
-        let e = FftPlan::new(
-            dims,
-            Direction::Forward,
-            Norm::Backward,
-            DType::C32,
-            Target::Cpu,
-        )
-        .unwrap_err();
+        let e = forward(dims, DType::C32, Target::Cpu).unwrap_err();
         assert!(matches!(e, Error::ShapeMismatch { .. }), "{dims:?}: {e}");
     }
-    let e = FftPlan::new(
-        &[8],
-        Direction::Forward,
-        Norm::Backward,
-        DType::F32,
-        Target::Cpu,
-    )
-    .unwrap_err();
+    let e = forward(&[8], DType::F32, Target::Cpu).unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
 }
 
@@ -325,23 +266,9 @@ fn plans_are_cached_and_panels_are_bounded() {
     )
     .unwrap();
     assert!(std::sync::Arc::ptr_eq(&a, &b));
-    let p = FftPlan::new(
-        &[4096, 4096],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C32,
-        Target::Cpu,
-    )
-    .unwrap();
+    let p = forward(&[4096, 4096], DType::C32, Target::Cpu).unwrap();
     assert_eq!(p.panels(), 32);
     assert_eq!(p.clone().with_panels(3).panels(), 3);
-    let p = FftPlan::new(
-        &[2],
-        Direction::Forward,
-        Norm::Backward,
-        DType::C32,
-        Target::Cpu,
-    )
-    .unwrap();
+    let p = forward(&[2], DType::C32, Target::Cpu).unwrap();
     assert_eq!(p.panels(), 2);
 }
